@@ -1,0 +1,151 @@
+/**
+ * Versioned schema migrations of the SQL stores, recorded in `gatehouse_migrations`.
+ *
+ * The SQL stays inside what PostgreSQL, PGlite and CockroachDB all accept: no advisory locks, no PL/pgSQL,
+ * no column collations. Concurrent starts are made safe by the migrations table's primary key: each
+ * migration runs in a transaction that first inserts its version row with `ON CONFLICT DO NOTHING`. A
+ * second process doing the same blocks on the uncommitted row until the first commits, then sees the
+ * conflict and skips the migration (or applies it, if the first rolled back).
+ */
+import { PreconditionFailedError } from "../../common/errors.js";
+import type { SqlExecutor } from "./sql-executor.js";
+import { sqlStateOf, toRevision } from "./sql-executor.js";
+
+/** One schema change. Statements run in order, in one transaction, each without bind parameters. */
+export interface Migration {
+  /** Strictly increasing, never reused. */
+  readonly version: number;
+  /** A short snake_case description, stored next to the version. */
+  readonly name: string;
+  readonly up: readonly string[];
+}
+
+const TUPLE_KEY = "namespace, object, relation, subject_type, subject_id, subject_relation";
+
+/** Every migration, in order. Append only: a released migration is never edited. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "create_tuple_store",
+    up: [
+      // One row holding the head revision. Writers bump it first thing in their transaction, so its row lock
+      // serialises them and commit order equals revision order.
+      `CREATE TABLE gatehouse_revision (
+        id INT NOT NULL PRIMARY KEY,
+        revision BIGINT NOT NULL,
+        CONSTRAINT gatehouse_revision_single_row CHECK (id = 1)
+      )`,
+      `INSERT INTO gatehouse_revision (id, revision) VALUES (1, 0)`,
+      // Every version of every tuple: live while deleted_rev IS NULL. A bare subject id has subject_type ''
+      // (a subject set always has a namespace); a typed object has subject_relation ''. The primary key is
+      // the listing order plus created_rev (one key is created at most once per revision).
+      `CREATE TABLE gatehouse_tuples (
+        namespace TEXT NOT NULL,
+        object TEXT NOT NULL,
+        relation TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        subject_relation TEXT NOT NULL,
+        created_rev BIGINT NOT NULL,
+        deleted_rev BIGINT NULL,
+        CONSTRAINT gatehouse_tuples_pkey PRIMARY KEY (${TUPLE_KEY}, created_rev),
+        CONSTRAINT gatehouse_tuples_revisions CHECK (deleted_rev IS NULL OR deleted_rev > created_rev)
+      )`,
+      `CREATE UNIQUE INDEX gatehouse_tuples_live ON gatehouse_tuples (${TUPLE_KEY}) WHERE deleted_rev IS NULL`,
+      `CREATE INDEX gatehouse_tuples_by_subject ON gatehouse_tuples
+        (subject_type, subject_id, subject_relation, namespace, relation, object)`,
+      `CREATE INDEX gatehouse_tuples_by_created ON gatehouse_tuples (created_rev)`,
+      // Also what a future garbage collector scans for old deleted versions.
+      `CREATE INDEX gatehouse_tuples_by_deleted ON gatehouse_tuples (deleted_rev) WHERE deleted_rev IS NOT NULL`,
+      `CREATE TABLE gatehouse_schemas (
+        revision BIGINT NOT NULL PRIMARY KEY,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL
+      )`,
+      // Database-wide settings, e.g. the generated pagination secret every instance sharing the data uses.
+      `CREATE TABLE gatehouse_settings (
+        name TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** The schema version this code expects. */
+export const LATEST_MIGRATION_VERSION: number = Math.max(...migrations.map((m) => m.version));
+
+/** The outcome of `migrate`. */
+export interface MigrateResult {
+  /** Versions this call applied, in order (empty when the database was up to date). */
+  readonly applied: readonly number[];
+  /** The database's schema version afterwards. */
+  readonly version: number;
+}
+
+/** Options of `migrate`. */
+export interface MigrateOptions {
+  /** The migrations to apply; default: all of `migrations`. Tests use a subset. */
+  readonly migrations?: readonly Migration[];
+}
+
+async function hasMigrationsTable(executor: SqlExecutor): Promise<boolean> {
+  const result = await executor.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'gatehouse_migrations'`,
+  );
+  return result.rows.length > 0;
+}
+
+/** The versions recorded in `gatehouse_migrations` (empty when the table does not exist). */
+export async function appliedMigrations(executor: SqlExecutor): Promise<number[]> {
+  if (!(await hasMigrationsTable(executor))) return [];
+  const result = await executor.query(`SELECT version FROM gatehouse_migrations ORDER BY version`);
+  return result.rows.map((r) => toRevision(r["version"]));
+}
+
+/** Applies pending migrations in order; safe to run from several processes at once. */
+export async function migrate(executor: SqlExecutor, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const list = [...(options.migrations ?? migrations)].sort((a, b) => a.version - b.version);
+  try {
+    await executor.query(
+      `CREATE TABLE IF NOT EXISTS gatehouse_migrations (
+        version INT NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`,
+    );
+  } catch (err) {
+    // Two concurrent `CREATE TABLE IF NOT EXISTS` can both pass the existence check in PostgreSQL; the loser
+    // fails on the catalog's unique index. The table exists either way, which is all we need.
+    const state = sqlStateOf(err);
+    if (state !== "23505" && state !== "42P07") throw err;
+  }
+  const done = new Set(await appliedMigrations(executor));
+  const applied: number[] = [];
+  for (const m of list) {
+    if (done.has(m.version)) continue;
+    const ran = await executor.transaction(async (tx) => {
+      const claim = await tx.query(
+        `INSERT INTO gatehouse_migrations (version, name) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING RETURNING version`,
+        [m.version, m.name],
+      );
+      if (claim.rows.length === 0) return false; // another process applied it meanwhile
+      for (const statement of m.up) await tx.query(statement);
+      return true;
+    });
+    if (ran) applied.push(m.version);
+  }
+  const versions = await appliedMigrations(executor);
+  return { applied, version: versions.length === 0 ? 0 : Math.max(...versions) };
+}
+
+/** Throws `PreconditionFailedError` when the database lacks migrations this code needs (used with `migrate: false`). */
+export async function assertMigrated(executor: SqlExecutor): Promise<void> {
+  const versions = new Set(await appliedMigrations(executor));
+  const missing = migrations.filter((m) => !versions.has(m.version)).map((m) => m.version);
+  if (missing.length > 0) {
+    throw new PreconditionFailedError(
+      `the database schema is not up to date (missing migrations ${missing.join(", ")}); run \`gatehouse migrate\``,
+      { details: { missingMigrations: missing } },
+    );
+  }
+}

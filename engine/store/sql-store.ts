@@ -1,0 +1,319 @@
+/**
+ * The tuple store over SQL, shared by the PGlite and PostgreSQL backends (and written to suit CockroachDB).
+ *
+ * Data model (see `sql-migrations.ts`): every version of a tuple is a row with `created_rev` and, once
+ * deleted, `deleted_rev`. A read at revision R sees exactly the rows with
+ * `created_rev <= R AND (deleted_rev IS NULL OR deleted_rev > R)`; the changelog is the union of inserts
+ * (by `created_rev`) and deletes (by `deleted_rev`).
+ *
+ * Writes bump the single-row revision counter as their first statement. Its row lock serialises writers, so
+ * revisions are consecutive, commit order equals revision order (a changelog tailer never sees N+1 before
+ * N), and the liveness a write reads under the lock cannot change before it commits. A rejected write rolls
+ * back, counter included.
+ */
+import { ConflictError, UnavailableError } from "../../common/errors.js";
+import type { SchemaLanguage } from "../schema/ir.js";
+import type { PageTokenCodec } from "./page-token.js";
+import { createPageTokenCodec, generatePaginationSecret } from "./page-token.js";
+import { cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
+import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "./sql-executor.js";
+import { sqlStateOf, toRevision } from "./sql-executor.js";
+import { afterKeyCondition, bind, filterConditions, KEY_COLUMNS, keyValuesList } from "./sql-filter.js";
+import { assertMigrated, migrate } from "./sql-migrations.js";
+import type { TupleKey } from "./tuple-key.js";
+import { tupleFromKey, tupleKeyString } from "./tuple-key.js";
+import type {
+  ChangesResult,
+  DeleteResult,
+  ReadOptions,
+  ReadResult,
+  Revision,
+  StoredSchema,
+  TupleChange,
+  TupleFilter,
+  TupleStore,
+  TupleWrite,
+  WriteOptions,
+  WritePrecondition,
+  WriteResult,
+} from "./tuple-store.js";
+import type { KeyedTuple } from "./write-plan.js";
+import {
+  checkPrecondition,
+  keyBatch,
+  planBatch,
+  validateFilter,
+  validatePreconditions,
+  validateSchemaWrite,
+} from "./write-plan.js";
+
+/** Options of `createSqlStore`. */
+export interface SqlStoreOptions {
+  /** The database to use. */
+  readonly executor: SqlExecutor;
+  /** Apply pending migrations at start (default true). With `false`, a database lacking migrations is refused. */
+  readonly migrate?: boolean;
+  /**
+   * HMAC key for page tokens. Default: a random secret generated once per database and kept in
+   * `gatehouse_settings`, so every instance sharing the database accepts each other's tokens and a token
+   * from another database is refused.
+   */
+  readonly paginationSecret?: string | Uint8Array;
+  /** Whether `close()` also closes the executor (default true). */
+  readonly closeExecutor?: boolean;
+}
+
+/** Keys per multi-row statement: 6 parameters each keeps a statement far below PostgreSQL's 65,535 limit. */
+const KEYS_PER_STATEMENT = 1_000;
+/** Attempts for a transaction the database aborted as a serialisation conflict (CockroachDB's 40001). */
+const MAX_ATTEMPTS = 3;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function rowKey(row: SqlRow): TupleKey {
+  return [
+    String(row["namespace"]),
+    String(row["object"]),
+    String(row["relation"]),
+    String(row["subject_type"]),
+    String(row["subject_id"]),
+    String(row["subject_relation"]),
+  ];
+}
+
+async function secretOf(executor: SqlExecutor): Promise<string> {
+  // Insert-if-absent then read back: concurrent first starts agree on whichever insert won.
+  await executor.query(
+    `INSERT INTO gatehouse_settings (name, value) VALUES ('pagination_secret', $1) ON CONFLICT (name) DO NOTHING`,
+    [generatePaginationSecret()],
+  );
+  const result = await executor.query(`SELECT value FROM gatehouse_settings WHERE name = 'pagination_secret'`);
+  return String(result.rows[0]?.["value"]);
+}
+
+/** Opens a tuple store on an SQL database, migrating it first unless `migrate: false`. */
+export async function createSqlStore(options: SqlStoreOptions): Promise<TupleStore> {
+  const { executor } = options;
+  if (options.migrate === false) await assertMigrated(executor);
+  else await migrate(executor);
+  const codec: PageTokenCodec = createPageTokenCodec({ secret: options.paginationSecret ?? (await secretOf(executor)) });
+  let closed = false;
+
+  function ensureOpen(): void {
+    if (closed) throw new UnavailableError("the tuple store is closed");
+  }
+
+  async function headOf(q: SqlQueryable): Promise<Revision> {
+    const result = await q.query(`SELECT revision FROM gatehouse_revision WHERE id = 1`);
+    return toRevision(result.rows[0]?.["revision"]);
+  }
+
+  /** Runs a write transaction, retrying the serialisation failures CockroachDB reports instead of blocking. */
+  async function writeTransaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await executor.transaction(fn);
+      } catch (err) {
+        if (sqlStateOf(err) !== "40001") throw err;
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new ConflictError("the write conflicted with concurrent writes; retry it", { cause: err });
+        }
+      }
+    }
+  }
+
+  /** Takes the writer lock and the new revision (rolled back with the transaction if it fails). */
+  async function nextRevision(tx: SqlQueryable): Promise<Revision> {
+    const result = await tx.query(`UPDATE gatehouse_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision`);
+    return toRevision(result.rows[0]?.["revision"]);
+  }
+
+  async function anyLive(q: SqlQueryable, filter: TupleFilter): Promise<boolean> {
+    const params: SqlValue[] = [];
+    const where = ["deleted_rev IS NULL", ...filterConditions(filter, params)].join(" AND ");
+    const result = await q.query(`SELECT 1 AS found FROM gatehouse_tuples WHERE ${where} LIMIT 1`, params);
+    return result.rows.length > 0;
+  }
+
+  async function checkPreconditions(q: SqlQueryable, preconditions: readonly WritePrecondition[]): Promise<void> {
+    for (const [i, p] of preconditions.entries()) checkPrecondition(p, i, await anyLive(q, p.filter));
+  }
+
+  /** The key strings of the given tuples that are live now. */
+  async function liveAmong(tx: SqlQueryable, tuples: readonly KeyedTuple[]): Promise<Set<string>> {
+    const live = new Set<string>();
+    for (const part of chunks(tuples, KEYS_PER_STATEMENT)) {
+      const params: SqlValue[] = [];
+      const values = keyValuesList(
+        part.map((k) => k.key),
+        params,
+      );
+      const result = await tx.query(
+        `SELECT ${KEY_COLUMNS} FROM gatehouse_tuples WHERE deleted_rev IS NULL AND (${KEY_COLUMNS}) IN (VALUES ${values})`,
+        params,
+      );
+      for (const row of result.rows) live.add(tupleKeyString(rowKey(row)));
+    }
+    return live;
+  }
+
+  async function markDeleted(tx: SqlQueryable, tuples: readonly KeyedTuple[], revision: Revision): Promise<void> {
+    for (const part of chunks(tuples, KEYS_PER_STATEMENT)) {
+      const params: SqlValue[] = [revision];
+      const values = keyValuesList(
+        part.map((k) => k.key),
+        params,
+      );
+      await tx.query(
+        `UPDATE gatehouse_tuples SET deleted_rev = $1::bigint WHERE deleted_rev IS NULL AND (${KEY_COLUMNS}) IN (VALUES ${values})`,
+        params,
+      );
+    }
+  }
+
+  async function insertRows(tx: SqlQueryable, tuples: readonly KeyedTuple[], revision: Revision): Promise<void> {
+    for (const part of chunks(tuples, KEYS_PER_STATEMENT)) {
+      const params: SqlValue[] = [revision];
+      const values = keyValuesList(
+        part.map((k) => k.key),
+        params,
+        ["$1::bigint"],
+      );
+      await tx.query(`INSERT INTO gatehouse_tuples (${KEY_COLUMNS}, created_rev) VALUES ${values}`, params);
+    }
+  }
+
+  /** Changes in `(after, until]` in changelog order (revision, deletes first, key), at most `limit` if given. */
+  async function fetchChanges(after: Revision, until: Revision, limit: number | undefined): Promise<TupleChange[]> {
+    const params: SqlValue[] = [after, until];
+    const limitClause = limit === undefined ? "" : ` LIMIT ${bind(params, limit)}`;
+    const result = await executor.query(
+      `SELECT rev, op, ${KEY_COLUMNS} FROM (
+         SELECT created_rev AS rev, 1 AS op, ${KEY_COLUMNS} FROM gatehouse_tuples
+           WHERE created_rev > $1::bigint AND created_rev <= $2::bigint
+         UNION ALL
+         SELECT deleted_rev AS rev, 0 AS op, ${KEY_COLUMNS} FROM gatehouse_tuples
+           WHERE deleted_rev > $1::bigint AND deleted_rev <= $2::bigint
+       ) AS changes
+       ORDER BY rev, op, ${KEY_COLUMNS}${limitClause}`,
+      params,
+    );
+    return result.rows.map((row) => ({
+      revision: toRevision(row["rev"]),
+      op: toRevision(row["op"]) === 0 ? "delete" : "insert",
+      tuple: tupleFromKey(rowKey(row)),
+    }));
+  }
+
+  return {
+    async headRevision() {
+      ensureOpen();
+      return headOf(executor);
+    },
+
+    async write(writes: readonly TupleWrite[], writeOptions: WriteOptions = {}): Promise<WriteResult> {
+      ensureOpen();
+      const preconditions = writeOptions.preconditions ?? [];
+      validatePreconditions(preconditions);
+      const { keyed, distinct } = keyBatch(writes);
+      // An empty batch changes nothing and is not given a revision of its own (preconditions still apply).
+      if (writes.length === 0) {
+        await checkPreconditions(executor, preconditions);
+        return { revision: await headOf(executor) };
+      }
+      return writeTransaction(async (tx) => {
+        const revision = await nextRevision(tx);
+        await checkPreconditions(tx, preconditions);
+        const plan = planBatch(writes, keyed, await liveAmong(tx, [...distinct.values()]));
+        await markDeleted(tx, plan.deletes, revision);
+        await insertRows(tx, plan.inserts, revision);
+        return { revision };
+      });
+    },
+
+    async deleteByFilter(filter: TupleFilter, writeOptions: WriteOptions = {}): Promise<DeleteResult> {
+      ensureOpen();
+      validateFilter(filter, "filter");
+      const preconditions = writeOptions.preconditions ?? [];
+      validatePreconditions(preconditions);
+      return writeTransaction(async (tx) => {
+        const revision = await nextRevision(tx);
+        await checkPreconditions(tx, preconditions);
+        const params: SqlValue[] = [revision];
+        const where = ["deleted_rev IS NULL", ...filterConditions(filter, params)].join(" AND ");
+        const result = await tx.query(`UPDATE gatehouse_tuples SET deleted_rev = $1::bigint WHERE ${where}`, params);
+        return { revision, deleted: result.rowCount };
+      });
+    },
+
+    async read(filter: TupleFilter, readOptions: ReadOptions = {}): Promise<ReadResult> {
+      ensureOpen();
+      const plan = await planRead(filter, readOptions, codec, () => headOf(executor));
+      const params: SqlValue[] = [plan.revision];
+      const conds = [
+        "created_rev <= $1::bigint",
+        "(deleted_rev IS NULL OR deleted_rev > $1::bigint)",
+        ...filterConditions(filter, params),
+      ];
+      if (plan.after !== undefined) conds.push(afterKeyCondition(plan.after, params));
+      const limit = bind(params, plan.pageSize + 1);
+      const result = await executor.query(
+        `SELECT ${KEY_COLUMNS} FROM gatehouse_tuples WHERE ${conds.join(" AND ")} ORDER BY ${KEY_COLUMNS} LIMIT ${limit}`,
+        params,
+      );
+      return finishPage(result.rows.map(rowKey), plan, codec, filter);
+    },
+
+    async changes(afterRevision: Revision, limit?: number): Promise<ChangesResult> {
+      ensureOpen();
+      // Every revision up to the head we read is committed (writers commit in revision order), so the window
+      // (after, head] is final and safe to page through.
+      const head = await headOf(executor);
+      const max = resolveChangesArgs(afterRevision, limit, head);
+      const cut = cutChanges(await fetchChanges(afterRevision, head, max + 1), max);
+      if (cut.kind === "complete") return { changes: cut.changes, untilRevision: head, more: false };
+      if (cut.kind === "partial") return { changes: cut.changes, untilRevision: cut.untilRevision, more: true };
+      const whole = await fetchChanges(cut.revision - 1, cut.revision, undefined);
+      const more = (await fetchChanges(cut.revision, head, 1)).length > 0;
+      return { changes: whole, untilRevision: cut.revision, more };
+    },
+
+    async writeSchema(text: string, language: SchemaLanguage): Promise<WriteResult> {
+      ensureOpen();
+      validateSchemaWrite(text, language);
+      return writeTransaction(async (tx) => {
+        const revision = await nextRevision(tx);
+        await tx.query(`INSERT INTO gatehouse_schemas (revision, language, text) VALUES ($1::bigint, $2, $3)`, [
+          revision,
+          language,
+          text,
+        ]);
+        return { revision };
+      });
+    },
+
+    async readSchema(): Promise<StoredSchema | undefined> {
+      ensureOpen();
+      const result = await executor.query(
+        `SELECT revision, language, text FROM gatehouse_schemas ORDER BY revision DESC LIMIT 1`,
+      );
+      const row = result.rows[0];
+      if (row === undefined) return undefined;
+      return {
+        revision: toRevision(row["revision"]),
+        language: String(row["language"]) as SchemaLanguage,
+        text: String(row["text"]),
+      };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (options.closeExecutor !== false) await executor.close();
+    },
+  };
+}
