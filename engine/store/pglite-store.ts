@@ -68,14 +68,9 @@ export async function openPgliteExecutor(options: PgliteExecutorOptions = {}): P
 /** Opens the embedded PGlite tuple store (migrated unless `migrate: false`). */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<TupleStore> {
   const executor = await openPgliteExecutor(options);
-  try {
-    return await createSqlStore({
-      executor,
-      ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-      ...(options.paginationSecret === undefined ? {} : { paginationSecret: options.paginationSecret }),
-    });
-  } catch (err) {
-    await executor.close();
-    throw err;
-  }
+  return createSqlStore({
+    executor,
+    ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+    ...(options.paginationSecret === undefined ? {} : { paginationSecret: options.paginationSecret }),
+  });
 }

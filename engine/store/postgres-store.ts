@@ -135,16 +135,11 @@ export function createPostgresExecutor(options: PostgresConnectionOptions): SqlE
 /** Opens the PostgreSQL tuple store (migrated unless `migrate: false`). */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<TupleStore> {
   const executor = createPostgresExecutor(options);
-  try {
-    return await createSqlStore({
-      executor,
-      ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-      ...(options.paginationSecret === undefined ? {} : { paginationSecret: options.paginationSecret }),
-    });
-  } catch (err) {
-    await executor.close();
-    throw err;
-  }
+  return createSqlStore({
+    executor,
+    ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+    ...(options.paginationSecret === undefined ? {} : { paginationSecret: options.paginationSecret }),
+  });
 }
 
 /** Applies pending migrations to a PostgreSQL database (the `gatehouse migrate` command). */

@@ -98,9 +98,16 @@ async function secretOf(executor: SqlExecutor): Promise<string> {
 /** Opens a tuple store on an SQL database, migrating it first unless `migrate: false`. */
 export async function createSqlStore(options: SqlStoreOptions): Promise<TupleStore> {
   const { executor } = options;
-  if (options.migrate === false) await assertMigrated(executor);
-  else await migrate(executor);
-  const codec: PageTokenCodec = createPageTokenCodec({ secret: options.paginationSecret ?? (await secretOf(executor)) });
+  let codec: PageTokenCodec;
+  try {
+    if (options.migrate === false) await assertMigrated(executor);
+    else await migrate(executor);
+    codec = createPageTokenCodec({ secret: options.paginationSecret ?? (await secretOf(executor)) });
+  } catch (err) {
+    // A store that failed to start is never returned, so nobody else would close what it owns.
+    if (options.closeExecutor !== false) await executor.close();
+    throw err;
+  }
   let closed = false;
 
   function ensureOpen(): void {
