@@ -1,0 +1,254 @@
+/**
+ * The permission engine: the schema, a tuple store and an in-memory graph snapshot kept in step with the
+ * store's changelog. Writes are validated against the schema before they reach the store; reads evaluate on
+ * the snapshot at a revision, never with SQL per hop. Transports (the API issue) call this and nothing below it.
+ */
+import { InvalidArgumentError, NotFoundError } from "../common/errors.js";
+import { check, expand, lookupResources, lookupSubjects, type ExpandTree } from "./eval/index.js";
+import { GraphSnapshot } from "./graph/index.js";
+import { compileSchema, formatDiagnostic, type CompileOptions } from "./schema/compile.js";
+import type { Diagnostic, Schema, SchemaLanguage } from "./schema/ir.js";
+import { validateTuple } from "./schema/validate-tuple.js";
+import type {
+  DeleteResult,
+  Revision,
+  TupleFilter,
+  TupleStore,
+  TupleWrite,
+  WriteOptions,
+  WriteResult,
+} from "./store/tuple-store.js";
+import type { RelationTuple, Subject } from "./tuple.js";
+
+/** Options of `openPermissionEngine`. */
+export interface PermissionEngineOptions {
+  /** Where tuples and schemas live. The engine does not close it. */
+  store: TupleStore;
+  /** Default depth limit of check, expand and lookups (OpenFGA's 25); a request may ask for less. */
+  maxDepth?: number;
+  /** OPL operator folding; `keto` (default) is Keto's left-to-right folding. */
+  oplPrecedence?: "keto" | "typescript";
+}
+
+/** Which revision a read evaluates at. */
+export interface ReadAt {
+  /** A revision the store has reached; default: the engine's latest. */
+  revision?: Revision;
+  /** Depth limit for this request; values above the engine's limit are clamped to it. */
+  maxDepth?: number;
+}
+
+/** A check request: is `subject` in `namespace:object#relation`? */
+export interface CheckRequest {
+  namespace: string;
+  object: string;
+  relation: string;
+  subject: Subject;
+}
+
+/** The outcome of a check. */
+export interface CheckResult {
+  allowed: boolean;
+  revision: Revision;
+}
+
+/** Pagination of lookups. */
+export interface LookupPage {
+  pageSize?: number;
+  cursor?: string;
+}
+
+/** Rejects a schema text with every error diagnostic in the message and the details. */
+function schemaError(diagnostics: readonly Diagnostic[]): InvalidArgumentError {
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  const first = errors[0];
+  return new InvalidArgumentError(`invalid schema: ${errors.map((d) => formatDiagnostic(d)).join("; ")}`, {
+    reason: "invalid_schema",
+    details: {
+      field: "schema",
+      ...(first === undefined ? {} : { line: first.start.line, column: first.start.column }),
+      diagnostics: errors,
+    },
+  });
+}
+
+/** The permission engine over one store. Create it with `openPermissionEngine`. */
+export class PermissionEngine {
+  private schemaValue: Schema | undefined;
+  private readonly maxDepth: number;
+  private catchingUp: Promise<void> | undefined;
+
+  private constructor(
+    private readonly store: TupleStore,
+    private readonly snapshot: GraphSnapshot,
+    schema: Schema | undefined,
+    private readonly options: PermissionEngineOptions,
+  ) {
+    this.schemaValue = schema;
+    this.maxDepth = options.maxDepth ?? 25;
+  }
+
+  /** Loads the stored schema and builds the snapshot at the store's head. */
+  static async open(options: PermissionEngineOptions): Promise<PermissionEngine> {
+    const { store } = options;
+    const stored = await store.readSchema();
+    let schema: Schema | undefined;
+    if (stored !== undefined) {
+      const compiled = compileSchema(stored.text, compileOptions(stored.language, options.oplPrecedence));
+      if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
+      schema = compiled.schema;
+    }
+    const head = await store.headRevision();
+    const tuples: RelationTuple[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await store.read({}, { revision: head, pageSize: 1000, ...(pageToken === undefined ? {} : { pageToken }) });
+      tuples.push(...page.tuples);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+    return new PermissionEngine(store, GraphSnapshot.build(tuples, head), schema, options);
+  }
+
+  /** The current schema, if one was written. */
+  get schema(): Schema | undefined {
+    return this.schemaValue;
+  }
+
+  /** The revision the snapshot has applied. */
+  get revision(): Revision {
+    return this.snapshot.revision;
+  }
+
+  /** Compiles, validates and stores a schema; returns its diagnostics (warnings) and the new revision. */
+  async writeSchema(
+    text: string,
+    language?: SchemaLanguage,
+  ): Promise<WriteResult & { diagnostics: readonly Diagnostic[] }> {
+    const compiled = compileSchema(text, compileOptions(language, this.options.oplPrecedence));
+    if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
+    const result = await this.store.writeSchema(text, compiled.language);
+    this.schemaValue = compiled.schema;
+    await this.catchUp();
+    return { revision: result.revision, diagnostics: compiled.diagnostics };
+  }
+
+  /** Validates every tuple against the schema, then writes the batch atomically. */
+  async write(writes: readonly TupleWrite[], options?: WriteOptions): Promise<WriteResult> {
+    const schema = this.requireSchema();
+    writes.forEach((w, i) => {
+      // Deletes of tuples the schema no longer allows must stay possible, so only inserts are type-checked.
+      if (w.op !== "delete") validateTuple(schema, w.tuple, `tuples[${i}]`);
+    });
+    const result = await this.store.write(writes, options);
+    await this.catchUp();
+    return result;
+  }
+
+  /** Deletes every tuple matching the filter. */
+  async deleteByFilter(filter: TupleFilter, options?: WriteOptions): Promise<DeleteResult> {
+    const result = await this.store.deleteByFilter(filter, options);
+    await this.catchUp();
+    return result;
+  }
+
+  /** Is the subject in `namespace:object#relation`? Depth exhaustion is an error, never a deny. */
+  async check(request: CheckRequest, at: ReadAt = {}): Promise<CheckResult> {
+    const revision = await this.resolveRevision(at);
+    const allowed = check(this.requireSchema(), this.snapshot.at(revision), request, { maxDepth: this.depth(at) });
+    return { allowed, revision };
+  }
+
+  /** The userset tree of `namespace:object#relation`, at most `maxNodes` nodes (default 4,000; then truncated). */
+  async expand(
+    request: { namespace: string; object: string; relation: string },
+    at: ReadAt & { maxNodes?: number } = {},
+  ): Promise<{ tree: ExpandTree; revision: Revision }> {
+    const revision = await this.resolveRevision(at);
+    const tree = expand(this.requireSchema(), this.snapshot.at(revision), request, {
+      maxDepth: this.depth(at),
+      ...(at.maxNodes === undefined ? {} : { maxNodes: at.maxNodes }),
+    });
+    return { tree, revision };
+  }
+
+  /** Objects of `namespace` on which the subject has `relation`, sorted, paginated. */
+  async lookupResources(
+    request: { namespace: string; relation: string; subject: Subject },
+    page: LookupPage = {},
+    at: ReadAt = {},
+  ): Promise<{ objects: string[]; nextCursor: string | undefined; revision: Revision }> {
+    const revision = await this.resolveRevision(at);
+    const result = lookupResources(this.requireSchema(), this.snapshot.at(revision), request, {
+      maxDepth: this.depth(at),
+      ...page,
+    });
+    return { objects: result.objects, nextCursor: result.nextCursor, revision };
+  }
+
+  /** Subjects of a type that have `relation` on the object, sorted, paginated. */
+  async lookupSubjects(
+    request: { namespace: string; object: string; relation: string; subjectNamespace: string; subjectRelation?: string },
+    page: LookupPage = {},
+    at: ReadAt = {},
+  ): Promise<{ subjects: Subject[]; nextCursor: string | undefined; revision: Revision }> {
+    const revision = await this.resolveRevision(at);
+    const result = lookupSubjects(this.requireSchema(), this.snapshot.at(revision), request, {
+      maxDepth: this.depth(at),
+      ...page,
+    });
+    return { subjects: result.subjects, nextCursor: result.nextCursor, revision };
+  }
+
+  /** Applies the store's changelog to the snapshot up to the store's head. Concurrent callers share one run. */
+  async catchUp(): Promise<void> {
+    while (this.catchingUp !== undefined) await this.catchingUp;
+    this.catchingUp = (async () => {
+      for (;;) {
+        const page = await this.store.changes(this.snapshot.revision, 10_000);
+        if (page.untilRevision > this.snapshot.revision) this.snapshot.apply(page.changes, page.untilRevision);
+        if (!page.more) break;
+      }
+    })();
+    try {
+      await this.catchingUp;
+    } finally {
+      this.catchingUp = undefined;
+    }
+  }
+
+  private async resolveRevision(at: ReadAt): Promise<Revision> {
+    if (at.revision === undefined) return this.snapshot.revision;
+    if (at.revision > this.snapshot.revision) await this.catchUp();
+    if (at.revision > this.snapshot.revision) {
+      throw new InvalidArgumentError(`revision ${at.revision} is newer than the store's head ${this.snapshot.revision}`, {
+        details: { field: "revision" },
+      });
+    }
+    return at.revision;
+  }
+
+  private depth(at: ReadAt): number {
+    // Keto's rule: a request depth <= 0 or above the limit means the limit.
+    const asked = at.maxDepth ?? 0;
+    return asked <= 0 || asked > this.maxDepth ? this.maxDepth : asked;
+  }
+
+  private requireSchema(): Schema {
+    if (this.schemaValue === undefined) {
+      throw new NotFoundError("no schema has been written yet; write one with WriteSchema first", { reason: "no_schema" });
+    }
+    return this.schemaValue;
+  }
+}
+
+function compileOptions(language: SchemaLanguage | undefined, oplPrecedence: "keto" | "typescript" | undefined): CompileOptions {
+  const options: CompileOptions = {};
+  if (language !== undefined) options.language = language;
+  if (oplPrecedence !== undefined) options.oplPrecedence = oplPrecedence;
+  return options;
+}
+
+/** Opens a permission engine over a store: loads the schema, builds the snapshot. */
+export function openPermissionEngine(options: PermissionEngineOptions): Promise<PermissionEngine> {
+  return PermissionEngine.open(options);
+}
