@@ -2,7 +2,10 @@
  * The right-hand side of an OpenFGA `define`: a type list, relation references, `x from y`, the operators
  * `or` / `and` / `but not`, and parentheses. The shape rules follow OpenFGA's grammar
  * (openfga/language `OpenFGAParser.g4`, rules `relationDef`, `relationDefPartials`, `relationRecurse*`):
- * - one kind of operator per level: `a or b and c` and `a but not b or c` need parentheses;
+ * - one kind of operator per level: `a or b and c` and `a but not b or c` need parentheses — except that a
+ *   trailing `but not` after an `or`/`and` chain is read as excluding from the whole chain
+ *   (`a or b but not c` = `(a or b) but not c`), the form Gatehouse's issue text and docs use; OpenFGA
+ *   rejects it, so it gets a `compatibility` warning;
  * - `but not` takes exactly one operand per level: `a but not b but not c` needs parentheses;
  * - the `[...]` type list may appear only as the first operand, possibly inside leading parentheses
  *   (`([user] or a) and b` is fine, `a or [user]` is not), so a relation has at most one.
@@ -35,6 +38,8 @@ type Operator = "or" | "and" | "but not";
 
 /** A problem that does not stop parsing (e.g. a `with` condition), reported next to the result. */
 export interface SoftProblem {
+  /** Default `error`. */
+  readonly severity?: "error" | "warning";
   readonly construct: string;
   readonly message: string;
   readonly start: Token;
@@ -105,6 +110,26 @@ class ExpressionParser {
     for (;;) {
       const op = this.peekOperator();
       if (op === undefined) break;
+      if (op.op === "but not") {
+        this.consumeOperator(op.op);
+        const subtract = this.parseOperand(false);
+        const after = this.peekOperator();
+        if (after !== undefined) {
+          throw new FgaSyntaxError(
+            `\`but not\` cannot be followed by \`${after.op}\` at the same level; add parentheses`,
+            after.tok,
+            after.end,
+          );
+        }
+        this.problems.push({
+          severity: "warning",
+          construct: "compatibility",
+          message: `\`but not\` here excludes from the whole \`${first.op}\` chain before it; OpenFGA requires parentheses: \`(… ${first.op} …) but not …\``,
+          start: op.tok,
+          end: op.end,
+        });
+        return { kind: "exclusion", base: { kind, children, pos }, subtract, pos };
+      }
       if (op.op !== first.op) {
         throw new FgaSyntaxError(
           `cannot mix \`${first.op}\` and \`${op.op}\` at the same level; add parentheses to say which binds first`,

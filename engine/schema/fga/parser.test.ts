@@ -260,13 +260,33 @@ describe("parseFga: header errors", () => {
   });
 });
 
+describe("parseFga: a trailing but not after a chain", () => {
+  it("excludes from the whole chain", () => {
+    const shapeOf = (expr: string): unknown => {
+      const result = parseFga(model(`type user\ntype t\n  relations\n    define r: ${expr}\n`));
+      expect(result.diagnostics.map((d) => d.severity)).toEqual(["warning"]);
+      return shape(relation(result.schema as Schema, "t", "r").rewrite);
+    };
+    expect(shapeOf("[user] or a or b from c but not d")).toEqual({ base: { or: ["this", "a", "b from c"] }, butNot: "d" });
+    expect(shapeOf("a and b but not c")).toEqual({ base: { and: ["a", "b"] }, butNot: "c" });
+  });
+
+  it("is accepted with a compatibility warning at the operator", () => {
+    const result = parseFga("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define blocked: [user]\n    define v: [user] or blocked but not blocked\n");
+    expect(result.schema).toBeDefined();
+    expect(result.diagnostics).toEqual([
+      expect.objectContaining({ severity: "warning", construct: "compatibility", start: { line: 7, column: 33 } }),
+    ]);
+  });
+});
+
 describe("parseFga: syntax errors with positions", () => {
   const cases: Array<[string, string, string, RegExp]> = [
     ["mixed or/and", "define r: a or b and c", "5:22", /cannot mix `or` and `and`/],
     ["mixed and/or after a list", "define r: [user] and a or b", "5:28", /cannot mix `and` and `or`/],
     ["two but nots", "define r: a but not b but not c", "5:27", /`but not` cannot be followed by `but not`/],
     ["but not then or", "define r: a but not b or c", "5:27", /`but not` cannot be followed by `or`/],
-    ["or then but not", "define r: a or b but not c", "5:22", /cannot mix `or` and `but not`/],
+    ["but not then and", "define r: a or b but not c and d", "5:32", /`but not` cannot be followed by `and`/],
     ["type list not first", "define r: a or [user]", "5:20", /type list `\[\.\.\.\]` may only be the first operand/],
     ["type list in a later group", "define r: a or ([user] or b)", "5:21", /may only be the first operand/],
     ["empty type list", "define r: []", "5:16", /expected a type name in the type list, found `\]`/],

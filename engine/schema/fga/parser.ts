@@ -217,7 +217,7 @@ export class FgaParser {
     }
     this.cursor.next();
     const parsed = parseDefinition(this.cursor, nameTok.text);
-    for (const p of parsed.problems) this.report(p.construct, p.message, p.start, p.end);
+    for (const p of parsed.problems) this.report(p.construct, p.message, p.start, p.end, p.severity);
     this.cursor.skipLine();
     const existing = current.relations.get(nameTok.text);
     if (existing !== undefined) {
@@ -310,7 +310,13 @@ export class FgaParser {
     }
   }
 
-  private report(construct: string, message: string, start: Token, end: Token = start): void {
-    this.diagnostics.push({ severity: "error", message, start: posOf(start), end: endOf(end), construct });
+  private report(
+    construct: string,
+    message: string,
+    start: Token,
+    end: Token = start,
+    severity: "error" | "warning" = "error",
+  ): void {
+    this.diagnostics.push({ severity, message, start: posOf(start), end: endOf(end), construct });
   }
 }
