@@ -111,6 +111,24 @@ class Doc implements Namespace {
       await store.close();
     });
 
+    it("keeps every acknowledged write when writes race", async () => {
+      const { engine, store } = await engineWithModel();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => engine.write(touch(`doc:${i}#viewer@user:u${i}`))),
+      );
+      const revisions = results.map((r) => r.revision).sort((a, b) => a - b);
+      expect(new Set(revisions).size).toBe(20);
+      for (let i = 0; i < 20; i++) {
+        const q = { namespace: "doc", object: String(i), relation: "viewer", subject: parseSubject(`user:u${i}`) };
+        expect((await engine.check(q)).allowed).toBe(true);
+        // Each write is visible exactly from its own revision on.
+        const own = results[i]?.revision ?? 0;
+        expect((await engine.check(q, { revision: own })).allowed).toBe(true);
+        expect((await engine.check(q, { revision: own - 1 })).allowed).toBe(false);
+      }
+      await store.close();
+    });
+
     it("rebuilds the same answers when reopened over the same store", async () => {
       const { engine, store } = await engineWithModel();
       await engine.write(touch("doc:1#viewer@user:anne", "doc:1#blocked@user:bob", "doc:1#viewer@user:bob"));
