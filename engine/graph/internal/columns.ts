@@ -3,10 +3,16 @@
  * the layout can later move into a SharedArrayBuffer for worker threads without a redesign.
  */
 
-/** A growable `Int32Array`. */
-export class Int32Column {
-  private data = new Int32Array(64);
+type NumberArray = Int32Array | Float64Array;
+
+/** A growable column of numbers over one typed-array kind. */
+class NumberColumn<A extends NumberArray> {
+  private data: A;
   private size = 0;
+
+  constructor(private readonly allocate: (length: number) => A) {
+    this.data = allocate(64);
+  }
 
   /** Number of values. */
   get length(): number {
@@ -16,7 +22,7 @@ export class Int32Column {
   /** Appends a value and returns its index. */
   push(value: number): number {
     if (this.size === this.data.length) {
-      const bigger = new Int32Array(this.data.length * 2);
+      const bigger = this.allocate(this.data.length * 2);
       bigger.set(this.data);
       this.data = bigger;
     }
@@ -35,34 +41,16 @@ export class Int32Column {
   }
 }
 
+/** A growable `Int32Array`, for interned ids and edge links. */
+export class Int32Column extends NumberColumn<Int32Array> {
+  constructor() {
+    super((length) => new Int32Array(length));
+  }
+}
+
 /** A growable `Float64Array`, for revisions (`Infinity` = not removed). */
-export class Float64Column {
-  private data = new Float64Array(64);
-  private size = 0;
-
-  /** Number of values. */
-  get length(): number {
-    return this.size;
-  }
-
-  /** Appends a value and returns its index. */
-  push(value: number): number {
-    if (this.size === this.data.length) {
-      const bigger = new Float64Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.size] = value;
-    return this.size++;
-  }
-
-  /** The value at `index`. */
-  get(index: number): number {
-    return this.data[index] as number;
-  }
-
-  /** Overwrites the value at `index`. */
-  set(index: number, value: number): void {
-    this.data[index] = value;
+export class Float64Column extends NumberColumn<Float64Array> {
+  constructor() {
+    super((length) => new Float64Array(length));
   }
 }
