@@ -91,11 +91,11 @@ class Doc implements Namespace {
       const r1 = (await engine.write(touch("doc:1#viewer@user:anne"))).revision;
       const r2 = (await engine.write(touch("doc:1#blocked@user:anne"))).revision;
       const r3 = (await engine.deleteByFilter({ namespace: "doc", relation: "blocked" })).revision;
-      expect((await engine.check(canView("user:anne"), { revision: r1 })).allowed).toBe(true);
-      expect((await engine.check(canView("user:anne"), { revision: r2 })).allowed).toBe(false);
-      expect((await engine.check(canView("user:anne"), { revision: r3 })).allowed).toBe(true);
-      expect((await engine.check(canView("user:anne"), { revision: r1 - 1 })).allowed).toBe(false);
-      await expect(engine.check(canView("user:anne"), { revision: r3 + 5 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect((await engine.check(canView("user:anne"), { consistency: { kind: "at_exact_snapshot", revision: r1 } })).allowed).toBe(true);
+      expect((await engine.check(canView("user:anne"), { consistency: { kind: "at_exact_snapshot", revision: r2 } })).allowed).toBe(false);
+      expect((await engine.check(canView("user:anne"), { consistency: { kind: "at_exact_snapshot", revision: r3 } })).allowed).toBe(true);
+      expect((await engine.check(canView("user:anne"), { consistency: { kind: "at_exact_snapshot", revision: r1 - 1 } })).allowed).toBe(false);
+      await expect(engine.check(canView("user:anne"), { consistency: { kind: "at_exact_snapshot", revision: r3 + 5 } })).rejects.toBeInstanceOf(InvalidArgumentError);
       await store.close();
     });
 
@@ -123,8 +123,8 @@ class Doc implements Namespace {
         expect((await engine.check(q)).allowed).toBe(true);
         // Each write is visible exactly from its own revision on.
         const own = results[i]?.revision ?? 0;
-        expect((await engine.check(q, { revision: own })).allowed).toBe(true);
-        expect((await engine.check(q, { revision: own - 1 })).allowed).toBe(false);
+        expect((await engine.check(q, { consistency: { kind: "at_exact_snapshot", revision: own } })).allowed).toBe(true);
+        expect((await engine.check(q, { consistency: { kind: "at_exact_snapshot", revision: own - 1 } })).allowed).toBe(false);
       }
       await store.close();
     });
@@ -203,9 +203,18 @@ describe.skipIf(!runPostgres)("permission engine on PostgreSQL", () => {
     await a.writeSchema(model);
     const b = await openPermissionEngine({ store: storeB });
     const { revision } = await a.write(touch("doc:1#viewer@user:anne"));
-    // B's snapshot is behind; asking at A's revision makes it catch up from the changelog first.
+    // B's snapshot is behind: minimize_latency answers from it (stale), a snaptoken makes B catch up first.
     expect(b.revision).toBeLessThan(revision);
-    expect((await b.check(canView("user:anne"), { revision })).allowed).toBe(true);
+    expect((await b.check(canView("user:anne"))).allowed).toBe(false);
+    const fresh = await b.check(canView("user:anne"), { consistency: { kind: "at_least_as_fresh", revision } });
+    expect(fresh).toEqual({ allowed: true, revision });
     expect(b.revision).toBe(revision);
+
+    // fully_consistent reads the store's head, wherever the write came from.
+    const { revision: later } = await a.write(touch("doc:1#blocked@user:anne"));
+    expect(await b.check(canView("user:anne"), { consistency: { kind: "fully_consistent" } })).toEqual({ allowed: false, revision: later });
+    await expect(
+      b.check(canView("user:anne"), { consistency: { kind: "at_least_as_fresh", revision: later + 1 } }),
+    ).rejects.toMatchObject({ reason: "snaptoken_ahead", details: { field: "consistency.at_least_as_fresh" } });
   });
 });

@@ -30,11 +30,24 @@ export interface PermissionEngineOptions {
   oplPrecedence?: "keto" | "typescript";
 }
 
-/** Which revision a read evaluates at. */
+/**
+ * How fresh a read must be (SpiceDB's four modes; Zanzibar's zookies). Revisions come from snaptokens.
+ * - `minimize_latency`: the node's current snapshot, without asking the store (fastest; may trail other nodes).
+ * - `at_least_as_fresh`: a snapshot at or after `revision` (read-your-writes across nodes).
+ * - `at_exact_snapshot`: exactly `revision` (repeatable reads, paging through one state).
+ * - `fully_consistent`: the store's head at the time of the call.
+ */
+export type Consistency =
+  | { kind: "minimize_latency" }
+  | { kind: "at_least_as_fresh"; revision: Revision }
+  | { kind: "at_exact_snapshot"; revision: Revision }
+  | { kind: "fully_consistent" };
+
+/** Which revision a read evaluates at, and how deep it may go. */
 export interface ReadAt {
-  /** A revision the store has reached; default: the engine's latest. */
-  revision?: Revision;
-  /** Depth limit for this request; values above the engine's limit are clamped to it. */
+  /** Default `minimize_latency`. */
+  consistency?: Consistency;
+  /** Depth limit for this request; values <= 0 or above the engine's limit mean the engine's limit. */
   maxDepth?: number;
 }
 
@@ -217,14 +230,28 @@ export class PermissionEngine {
   }
 
   private async resolveRevision(at: ReadAt): Promise<Revision> {
-    if (at.revision === undefined) return this.snapshot.revision;
-    if (at.revision > this.snapshot.revision) await this.catchUp();
-    if (at.revision > this.snapshot.revision) {
-      throw new InvalidArgumentError(`revision ${at.revision} is newer than the store's head ${this.snapshot.revision}`, {
-        details: { field: "revision" },
-      });
+    const consistency = at.consistency ?? { kind: "minimize_latency" };
+    switch (consistency.kind) {
+      case "minimize_latency":
+        return this.snapshot.revision;
+      case "fully_consistent":
+        await this.catchUp();
+        return this.snapshot.revision;
+      case "at_least_as_fresh":
+      case "at_exact_snapshot": {
+        const wanted = consistency.revision;
+        // The store is the source of truth: catching up from it either reaches the token or proves the token
+        // names a revision no write has produced yet.
+        if (wanted > this.snapshot.revision) await this.catchUp();
+        if (wanted > this.snapshot.revision) {
+          throw new InvalidArgumentError(
+            `consistency.${consistency.kind}: the snaptoken names revision ${wanted}, ahead of the store's head ${this.snapshot.revision}`,
+            { details: { field: `consistency.${consistency.kind}` }, reason: "snaptoken_ahead" },
+          );
+        }
+        return consistency.kind === "at_exact_snapshot" ? wanted : this.snapshot.revision;
+      }
     }
-    return at.revision;
   }
 
   private depth(at: ReadAt): number {
