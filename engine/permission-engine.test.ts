@@ -129,6 +129,21 @@ class Doc implements Namespace {
       await store.close();
     });
 
+    it("evaluates contextual tuples as if written, without storing them", async () => {
+      const { engine, store } = await engineWithModel();
+      await engine.write(touch("group:eng#member@user:anne"));
+      const contextualTuples = [parseTuple("doc:1#viewer@group:eng#member")];
+      expect((await engine.check(canView("user:anne"), { contextualTuples })).allowed).toBe(true);
+      expect((await engine.check(canView("user:anne"))).allowed).toBe(false);
+      const found = await engine.lookupResources({ namespace: "doc", relation: "can_view", subject: parseSubject("user:anne") }, {}, { contextualTuples });
+      expect(found.objects).toEqual(["1"]);
+      expect((await store.read({ namespace: "doc" })).tuples).toEqual([]);
+      const err = await engine.check(canView("user:anne"), { contextualTuples: [parseTuple("doc:1#nope@user:anne")] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as InvalidArgumentError).details.field).toBe("contextual_tuples[0].relation");
+      await store.close();
+    });
+
     it("rebuilds the same answers when reopened over the same store", async () => {
       const { engine, store } = await engineWithModel();
       await engine.write(touch("doc:1#viewer@user:anne", "doc:1#blocked@user:bob", "doc:1#viewer@user:bob"));

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, NotFoundError } from "../common/errors.js";
 import { check, expand, lookupResources, lookupSubjects, type ExpandTree } from "./eval/index.js";
-import { GraphSnapshot } from "./graph/index.js";
+import { createOverlayView, GraphSnapshot, type GraphView } from "./graph/index.js";
 import { compileSchema, formatDiagnostic, type CompileOptions } from "./schema/compile.js";
 import type { Diagnostic, Schema, SchemaLanguage } from "./schema/ir.js";
 import { validateTuple } from "./schema/validate-tuple.js";
@@ -49,6 +49,8 @@ export interface ReadAt {
   consistency?: Consistency;
   /** Depth limit for this request; values <= 0 or above the engine's limit mean the engine's limit. */
   maxDepth?: number;
+  /** Tuples evaluated as if written, for this request only (never stored); validated like writes. */
+  contextualTuples?: readonly RelationTuple[];
 }
 
 /** A check request: is `subject` in `namespace:object#relation`? */
@@ -166,8 +168,8 @@ export class PermissionEngine {
 
   /** Is the subject in `namespace:object#relation`? Depth exhaustion is an error, never a deny. */
   async check(request: CheckRequest, at: ReadAt = {}): Promise<CheckResult> {
-    const revision = await this.resolveRevision(at);
-    const allowed = check(this.requireSchema(), this.snapshot.at(revision), request, { maxDepth: this.depth(at) });
+    const { view, revision } = await this.viewFor(at);
+    const allowed = check(this.requireSchema(), view, request, { maxDepth: this.depth(at) });
     return { allowed, revision };
   }
 
@@ -176,8 +178,8 @@ export class PermissionEngine {
     request: { namespace: string; object: string; relation: string },
     at: ReadAt & { maxNodes?: number } = {},
   ): Promise<{ tree: ExpandTree; revision: Revision }> {
-    const revision = await this.resolveRevision(at);
-    const tree = expand(this.requireSchema(), this.snapshot.at(revision), request, {
+    const { view, revision } = await this.viewFor(at);
+    const tree = expand(this.requireSchema(), view, request, {
       maxDepth: this.depth(at),
       ...(at.maxNodes === undefined ? {} : { maxNodes: at.maxNodes }),
     });
@@ -190,8 +192,8 @@ export class PermissionEngine {
     page: LookupPage = {},
     at: ReadAt = {},
   ): Promise<{ objects: string[]; nextCursor: string | undefined; revision: Revision }> {
-    const revision = await this.resolveRevision(at);
-    const result = lookupResources(this.requireSchema(), this.snapshot.at(revision), request, {
+    const { view, revision } = await this.viewFor(at);
+    const result = lookupResources(this.requireSchema(), view, request, {
       maxDepth: this.depth(at),
       ...page,
     });
@@ -204,8 +206,8 @@ export class PermissionEngine {
     page: LookupPage = {},
     at: ReadAt = {},
   ): Promise<{ subjects: Subject[]; nextCursor: string | undefined; revision: Revision }> {
-    const revision = await this.resolveRevision(at);
-    const result = lookupSubjects(this.requireSchema(), this.snapshot.at(revision), request, {
+    const { view, revision } = await this.viewFor(at);
+    const result = lookupSubjects(this.requireSchema(), view, request, {
       maxDepth: this.depth(at),
       ...page,
     });
@@ -227,6 +229,15 @@ export class PermissionEngine {
     } finally {
       this.catchingUp = undefined;
     }
+  }
+
+  /** The view a read evaluates on: the snapshot at the consistency's revision, plus contextual tuples. */
+  private async viewFor(at: ReadAt): Promise<{ view: GraphView; revision: Revision }> {
+    const schema = this.requireSchema();
+    const extra = at.contextualTuples ?? [];
+    extra.forEach((t, i) => validateTuple(schema, t, `contextual_tuples[${i}]`));
+    const revision = await this.resolveRevision(at);
+    return { view: createOverlayView(this.snapshot.at(revision), extra), revision };
   }
 
   private async resolveRevision(at: ReadAt): Promise<Revision> {
