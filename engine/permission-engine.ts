@@ -28,6 +28,8 @@ export interface PermissionEngineOptions {
   maxDepth?: number;
   /** OPL operator folding; `keto` (default) is Keto's left-to-right folding. */
   oplPrecedence?: "keto" | "typescript";
+  /** OPL in Keto's strict mode (default false: Keto's non-strict default, see `Schema.ketoNonStrict`). */
+  oplStrict?: boolean;
 }
 
 /**
@@ -109,7 +111,7 @@ export class PermissionEngine {
     const stored = await store.readSchema();
     let schema: Schema | undefined;
     if (stored !== undefined) {
-      const compiled = compileSchema(stored.text, compileOptions(stored.language, options.oplPrecedence));
+      const compiled = compileSchema(stored.text, compileOptions(stored.language, options));
       if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
       schema = compiled.schema;
     }
@@ -139,7 +141,7 @@ export class PermissionEngine {
     text: string,
     language?: SchemaLanguage,
   ): Promise<WriteResult & { diagnostics: readonly Diagnostic[] }> {
-    const compiled = compileSchema(text, compileOptions(language, this.options.oplPrecedence));
+    const compiled = compileSchema(text, compileOptions(language, this.options));
     if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
     const result = await this.store.writeSchema(text, compiled.language);
     this.schemaValue = compiled.schema;
@@ -279,10 +281,11 @@ export class PermissionEngine {
   }
 }
 
-function compileOptions(language: SchemaLanguage | undefined, oplPrecedence: "keto" | "typescript" | undefined): CompileOptions {
+function compileOptions(language: SchemaLanguage | undefined, engine: PermissionEngineOptions): CompileOptions {
   const options: CompileOptions = {};
   if (language !== undefined) options.language = language;
-  if (oplPrecedence !== undefined) options.oplPrecedence = oplPrecedence;
+  if (engine.oplPrecedence !== undefined) options.oplPrecedence = engine.oplPrecedence;
+  if (engine.oplStrict !== undefined) options.oplStrict = engine.oplStrict;
   return options;
 }
 

@@ -4,6 +4,7 @@
  * evaluation can reach a complement (whose members cannot be found by walking tuples at all).
  */
 import type { Rewrite, Schema } from "../schema/ir.js";
+import { findRelation } from "./schema-access.js";
 
 /** A tuple-to-userset that reads relation `computed` of its tupleset's subjects. */
 export interface TupleToUsersetUse {
@@ -67,7 +68,7 @@ export function closureSome(schema: Schema, type: string, relation: string, test
     const key = `${t}#${r}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const def = schema.types.get(t)?.relations.get(r);
+    const def = findRelation(schema, t, r);
     if (def === undefined) continue;
     let found = false;
     walk(def.rewrite, (rw) => {
@@ -75,8 +76,12 @@ export function closureSome(schema: Schema, type: string, relation: string, test
       else if (rw.kind === "computed") stack.push([t, rw.relation]);
       else if (rw.kind === "this") {
         for (const a of def.directTypes) if (a.relation !== undefined) stack.push([a.type, a.relation]);
+        // Keto non-strict follows every stored subject set, so any relation of any type may be reached.
+        if (schema.ketoNonStrict === true) {
+          for (const [name, other] of schema.types) for (const rel of other.relations.keys()) stack.push([name, rel]);
+        }
       } else if (rw.kind === "tupleToUserset") {
-        const tupleset = schema.types.get(t)?.relations.get(rw.tupleset);
+        const tupleset = findRelation(schema, t, rw.tupleset);
         for (const a of tupleset?.directTypes ?? []) stack.push([a.type, rw.computed]);
       }
     });

@@ -10,6 +10,8 @@ export interface CompileOptions {
   language?: SchemaLanguage;
   /** OPL only: `keto` (default) folds `||`/`&&` left to right as Keto does; `typescript` uses TS precedence. */
   oplPrecedence?: "keto" | "typescript";
+  /** OPL only: Keto's strict mode (default false, Keto's non-strict default). */
+  oplStrict?: boolean;
 }
 
 /**
@@ -21,7 +23,10 @@ export function compileSchema(text: string, options: CompileOptions = {}): Compi
   const parsed =
     language === "fga"
       ? parseFga(text)
-      : parseOpl(text, options.oplPrecedence === undefined ? {} : { precedence: options.oplPrecedence });
+      : parseOpl(text, {
+          ...(options.oplPrecedence === undefined ? {} : { precedence: options.oplPrecedence }),
+          ...(options.oplStrict === undefined ? {} : { strict: options.oplStrict }),
+        });
   const diagnostics: Diagnostic[] = [...parsed.diagnostics];
   if (parsed.schema !== undefined) diagnostics.push(...validateSchema(parsed.schema));
   diagnostics.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);

@@ -100,6 +100,12 @@ export interface Schema {
    * True for OPL (Keto accepts them), false for OpenFGA (every subject is typed).
    */
   readonly bareSubjectIds: boolean;
+  /**
+   * Keto's non-strict mode (its default, OPL only): a write needs only a known namespace; a relation the
+   * schema does not declare is a plain relation; tuples stored under a permit count as members of it; and
+   * every stored subject set is followed, whatever the declared types. Absent means strict.
+   */
+  readonly ketoNonStrict?: boolean;
 }
 
 /** The result of compiling a schema text: the schema when there is no error, and every diagnostic. */

@@ -5,8 +5,8 @@ import { compileSchema } from "./compile.js";
 import type { Schema } from "./ir.js";
 import { validateTuple } from "./validate-tuple.js";
 
-function schemaOf(text: string): Schema {
-  const result = compileSchema(text);
+function schemaOf(text: string, oplStrict = false): Schema {
+  const result = compileSchema(text, { oplStrict });
   if (result.schema === undefined) throw new Error(JSON.stringify(result.diagnostics));
   return result.schema;
 }
@@ -23,11 +23,15 @@ type doc
     define owner: [user]
     define can_view: viewer or owner`);
 
-const opl = schemaOf(`class User implements Namespace {}
+const oplText = `class User implements Namespace {}
 class Doc implements Namespace {
   related: { viewers: User[] }
   permits = { view: (ctx) => this.related.viewers.includes(ctx.subject) }
-}`);
+}`;
+/** OPL in Keto's strict mode: declared relations and subject types only. */
+const opl = schemaOf(oplText, true);
+/** OPL in Keto's default non-strict mode. */
+const oplNonStrict = schemaOf(oplText);
 
 function rejection(schema: Schema, text: string): InvalidArgumentError {
   try {
@@ -74,6 +78,15 @@ describe("validateTuple", () => {
   it("rejects control characters and overlong ids", () => {
     expect(rejection(fga, "doc:a\u0001b#viewer@user:anne").details.field).toBe("tuples[4].object");
     expect(rejection(fga, `doc:1#viewer@user:${"x".repeat(1025)}`).details.field).toBe("tuples[4].subject.object");
+  });
+
+  it("needs only a known namespace in Keto's non-strict mode", () => {
+    for (const t of ["Doc:1#view@User:anne", "Doc:1#undeclared@john", "Doc:1#viewers@Group:x#members"]) {
+      expect(() => validateTuple(oplNonStrict, parseTuple(t))).not.toThrow();
+    }
+    expect(rejection(oplNonStrict, "Folder:1#viewers@User:anne").details.field).toBe("tuples[4].namespace");
+    expect(rejection(oplNonStrict, "Doc:1#@User:anne").details.field).toBe("tuples[4].relation");
+    expect(rejection(oplNonStrict, "Doc:1#viewers@User:a\u0001").details.field).toBe("tuples[4].subject.object");
   });
 
   it("treats * as an ordinary id in OPL, where Keto has no wildcards", () => {

@@ -40,6 +40,14 @@ function relationOf(schema: Schema, tuple: RelationTuple, field: string): Relati
  * message names the field and the tuple; `field` prefixes the reported field (e.g. `tuples[3]`).
  */
 export function validateTuple(schema: Schema, tuple: RelationTuple, field = "tuple"): void {
+  if (schema.ketoNonStrict === true) {
+    // Keto's non-strict mode checks only that the namespace exists (and we keep ids sane).
+    if (!schema.types.has(tuple.namespace)) reject(tuple, `${field}.namespace`, `unknown namespace "${tuple.namespace}"`);
+    if (tuple.relation === "") reject(tuple, `${field}.relation`, "the relation is empty");
+    checkId(tuple, `${field}.object`, tuple.object);
+    checkId(tuple, tuple.subject.kind === "id" ? `${field}.subject_id` : `${field}.subject.object`, tuple.subject.kind === "id" ? tuple.subject.id : tuple.subject.object);
+    return;
+  }
   const relation = relationOf(schema, tuple, field);
   checkId(tuple, `${field}.object`, tuple.object);
   if (schema.language === "fga" && tuple.object === WILDCARD) {

@@ -15,6 +15,11 @@ export interface OplOptions {
    * "typescript": && binds tighter than ||.
    */
   precedence?: "keto" | "typescript";
+  /**
+   * Keto's strict mode: only declared relations and subject types count, and permits hold no tuples.
+   * Default false, Keto's own default (see `Schema.ketoNonStrict`).
+   */
+  strict?: boolean;
 }
 
 /**
@@ -30,7 +35,14 @@ export function parseOpl(text: string, options: OplOptions = {}): CompileResult 
   diagnostics.sort((a, b) => a.start.line - b.start.line || a.start.column - b.start.column);
   const failed = diagnostics.some((d) => d.severity === "error");
   return {
-    schema: failed ? undefined : { language: "opl", types: parsed.types, bareSubjectIds: true },
+    schema: failed
+      ? undefined
+      : {
+          language: "opl",
+          types: parsed.types,
+          bareSubjectIds: true,
+          ...(options.strict === true ? {} : { ketoNonStrict: true }),
+        },
     diagnostics,
   };
 }
