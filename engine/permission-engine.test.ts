@@ -144,6 +144,24 @@ class Doc implements Namespace {
       await store.close();
     });
 
+    it("announces each new revision and serves the changelog for Watch", async () => {
+      const { engine, store } = await engineWithModel();
+      const seen: number[] = [];
+      const stop = engine.onRevision((r) => seen.push(r));
+      const start = engine.revision;
+      const { revision: r1 } = await engine.write(touch("doc:1#viewer@user:anne"));
+      const { revision: r2 } = await engine.write([{ op: "delete", tuple: parseTuple("doc:1#viewer@user:anne") }]);
+      stop();
+      await engine.write(touch("doc:2#viewer@user:anne"));
+      expect(seen).toEqual([r1, r2]);
+      const page = await engine.changes(start);
+      expect(page.changes.slice(0, 2).map((c) => [c.revision, c.op])).toEqual([
+        [r1, "insert"],
+        [r2, "delete"],
+      ]);
+      await store.close();
+    });
+
     it("rebuilds the same answers when reopened over the same store", async () => {
       const { engine, store } = await engineWithModel();
       await engine.write(touch("doc:1#viewer@user:anne", "doc:1#blocked@user:bob", "doc:1#viewer@user:bob"));

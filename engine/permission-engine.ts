@@ -10,6 +10,7 @@ import { compileSchema, formatDiagnostic, type CompileOptions } from "./schema/c
 import type { Diagnostic, Schema, SchemaLanguage } from "./schema/ir.js";
 import { validateTuple } from "./schema/validate-tuple.js";
 import type {
+  ChangesResult,
   DeleteResult,
   Revision,
   TupleFilter,
@@ -94,6 +95,7 @@ export class PermissionEngine {
   private schemaValue: Schema | undefined;
   private readonly maxDepth: number;
   private catchingUp: Promise<void> | undefined;
+  private readonly revisionListeners = new Set<(revision: Revision) => void>();
 
   private constructor(
     private readonly store: TupleStore,
@@ -216,6 +218,23 @@ export class PermissionEngine {
     return { subjects: result.subjects, nextCursor: result.nextCursor, revision };
   }
 
+  /**
+   * Reads the changelog after `afterRevision` (Watch). A revision older than the store keeps is the store's
+   * error; the page never splits a revision.
+   */
+  changes(afterRevision: Revision, limit?: number): Promise<ChangesResult> {
+    return this.store.changes(afterRevision, limit);
+  }
+
+  /**
+   * Calls `listener` with the new revision each time the snapshot advances (after this engine's writes or a
+   * catch-up). Returns the function that unsubscribes. Listeners must not throw.
+   */
+  onRevision(listener: (revision: Revision) => void): () => void {
+    this.revisionListeners.add(listener);
+    return () => this.revisionListeners.delete(listener);
+  }
+
   /** Applies the store's changelog to the snapshot up to the store's head. Concurrent callers share one run. */
   async catchUp(): Promise<void> {
     while (this.catchingUp !== undefined) await this.catchingUp;
@@ -226,11 +245,13 @@ export class PermissionEngine {
         if (!page.more) break;
       }
     })();
+    const before = this.snapshot.revision;
     try {
       await this.catchingUp;
     } finally {
       this.catchingUp = undefined;
     }
+    if (this.snapshot.revision > before) for (const listener of this.revisionListeners) listener(this.snapshot.revision);
   }
 
   /** The view a read evaluates on: the snapshot at the consistency's revision, plus contextual tuples. */
