@@ -144,6 +144,21 @@ class Doc implements Namespace {
       await store.close();
     });
 
+    it("lists stored tuples page by page at one revision, and 404s an unknown namespace", async () => {
+      const { engine, store } = await engineWithModel();
+      const { revision } = await engine.write(touch("doc:1#viewer@user:a", "doc:2#viewer@user:b", "doc:3#viewer@user:c"));
+      const first = await engine.read({ namespace: "doc" }, { pageSize: 2 });
+      expect(first.tuples).toHaveLength(2);
+      expect(first.revision).toBe(revision);
+      await engine.write(touch("doc:0#viewer@user:z"));
+      const second = await engine.read({ namespace: "doc" }, { pageSize: 2, ...(first.nextPageToken === undefined ? {} : { pageToken: first.nextPageToken }) });
+      expect(second.tuples.map((t) => t.object)).toEqual(["3"]);
+      expect(second.nextPageToken).toBeUndefined();
+      await expect(engine.read({ namespace: "folder" })).rejects.toBeInstanceOf(NotFoundError);
+      expect((await engine.storedSchema())?.language).toBe("fga");
+      await store.close();
+    });
+
     it("announces each new revision and serves the changelog for Watch", async () => {
       const { engine, store } = await engineWithModel();
       const seen: number[] = [];

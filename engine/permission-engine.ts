@@ -12,6 +12,8 @@ import { validateTuple } from "./schema/validate-tuple.js";
 import type {
   ChangesResult,
   DeleteResult,
+  ReadResult,
+  StoredSchema,
   Revision,
   TupleFilter,
   TupleStore,
@@ -216,6 +218,35 @@ export class PermissionEngine {
       ...page,
     });
     return { subjects: result.subjects, nextCursor: result.nextCursor, revision };
+  }
+
+  /**
+   * Lists stored tuples matching the filter, a page at a time. The first page reads at the consistency's
+   * revision; later pages carry their revision in the page token, so a listing is one consistent state.
+   * A filter naming a namespace the schema lacks is `not_found` (Keto answers 404).
+   */
+  async read(
+    filter: TupleFilter,
+    page: { pageSize?: number; pageToken?: string } = {},
+    at: ReadAt = {},
+  ): Promise<ReadResult> {
+    const schema = this.schemaValue;
+    if (schema !== undefined && filter.namespace !== undefined && !schema.types.has(filter.namespace)) {
+      throw new NotFoundError(`namespace "${filter.namespace}" is not defined in the schema`, {
+        reason: "namespace_not_found",
+        details: { field: "namespace" },
+      });
+    }
+    if (page.pageToken !== undefined && page.pageToken !== "") {
+      return this.store.read(filter, { pageToken: page.pageToken, ...(page.pageSize === undefined ? {} : { pageSize: page.pageSize }) });
+    }
+    const revision = await this.resolveRevision(at);
+    return this.store.read(filter, { revision, ...(page.pageSize === undefined ? {} : { pageSize: page.pageSize }) });
+  }
+
+  /** The stored schema text and language, as written (not the compiled IR). */
+  storedSchema(): Promise<StoredSchema | undefined> {
+    return this.store.readSchema();
   }
 
   /**
