@@ -1,0 +1,247 @@
+/**
+ * The server configuration: defaults, then a YAML file, then `GATEHOUSE_*` environment variables, then
+ * command-line flags, validated against one description of every key. A bad value is rejected at start with
+ * an error naming the key and where it came from.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { InvalidArgumentError } from "../../common/errors.js";
+
+/** Where the server keeps its data: `memory`, `pglite:PATH` (embedded, default) or a PostgreSQL URL. */
+export type Dsn = { kind: "memory" } | { kind: "pglite"; dataDir: string } | { kind: "postgres"; url: string };
+
+/** One plane's listener. */
+export interface PlaneConfig {
+  host: string;
+  port: number;
+}
+
+/** The whole configuration, every key filled. */
+export interface GatehouseConfig {
+  dsn: Dsn;
+  serve: {
+    read: PlaneConfig;
+    write: PlaneConfig;
+    opl: PlaneConfig;
+    /** Where cleartext HTTP/2 connections go: grpc-js (fast gRPC) or connect-node (also Connect over h2c). */
+    h2c: "grpc-js" | "connect";
+    /** How long a graceful shutdown waits for in-flight requests before closing connections. */
+    shutdownTimeoutMillis: number;
+    /** SHA-256 hex hashes of the write plane's API keys; empty = no key needed (Keto's default). */
+    writeApiKeyHashes: string[];
+  };
+  namespaces: {
+    /** A schema file (OPL or OpenFGA DSL) loaded at start, like Keto's `namespaces.location`. */
+    location: string | undefined;
+    /** Keto's strict mode for OPL schemas. */
+    strict: boolean;
+  };
+  limit: {
+    /** The global depth limit; requests may ask for less (Keto's `limit.max_read_depth`). */
+    maxReadDepth: number;
+    /** Items per BatchCheck on Gatehouse's API. */
+    maxBatchCheckSize: number;
+    /** Items per BatchCheck on Keto's API (Keto's own default is 10). */
+    ketoMaxBatchCheckSize: number;
+  };
+}
+
+/** The defaults: Keto's ports, the embedded store in ./.gatehouse/data. */
+export function defaultConfig(): GatehouseConfig {
+  return {
+    dsn: { kind: "pglite", dataDir: "./.gatehouse/data" },
+    serve: {
+      read: { host: "0.0.0.0", port: 4466 },
+      write: { host: "0.0.0.0", port: 4467 },
+      opl: { host: "0.0.0.0", port: 4469 },
+      h2c: "grpc-js",
+      shutdownTimeoutMillis: 10_000,
+      writeApiKeyHashes: [],
+    },
+    namespaces: { location: undefined, strict: false },
+    limit: { maxReadDepth: 25, maxBatchCheckSize: 1000, ketoMaxBatchCheckSize: 10 },
+  };
+}
+
+/** Parses a DSN string; `source` names where it came from for the error. */
+export function parseDsn(text: string, source: string): Dsn {
+  if (text === "memory") return { kind: "memory" };
+  if (text.startsWith("pglite:")) {
+    const dataDir = text.slice("pglite:".length);
+    if (dataDir === "") throw configError(source, `"pglite:" needs a folder, e.g. pglite:./.gatehouse/data`);
+    return { kind: "pglite", dataDir };
+  }
+  if (/^postgres(ql)?:\/\//.test(text)) return { kind: "postgres", url: text };
+  throw configError(source, `expected memory, pglite:PATH or postgres://…, got "${redact(text)}"`);
+}
+
+function redact(text: string): string {
+  return text.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+function configError(source: string, message: string): InvalidArgumentError {
+  return new InvalidArgumentError(`configuration ${source}: ${message}`, { details: { field: source } });
+}
+
+/** One settable key: its path in the file, its environment variable, and how to apply a raw value. */
+interface KeySpec {
+  path: string;
+  env: string;
+  apply(config: GatehouseConfig, raw: unknown, source: string): void;
+}
+
+function asString(raw: unknown, source: string): string {
+  if (typeof raw === "string") return raw;
+  if (typeof raw === "number") return String(raw);
+  throw configError(source, `expected a string, got ${JSON.stringify(raw)}`);
+}
+
+function asInt(raw: unknown, source: string, min: number, max: number): number {
+  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    throw configError(source, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function asBool(raw: unknown, source: string): boolean {
+  if (typeof raw === "boolean") return raw;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw configError(source, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function asHashes(raw: unknown, source: string): string[] {
+  const list = typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter((s) => s !== "") : raw;
+  if (!Array.isArray(list)) throw configError(source, "expected a list of SHA-256 hex hashes");
+  return list.map((h, i) => {
+    if (typeof h !== "string" || !/^[0-9a-f]{64}$/i.test(h)) {
+      throw configError(`${source}[${i}]`, "expected a SHA-256 hash in hex (64 characters), never the key itself");
+    }
+    return h.toLowerCase();
+  });
+}
+
+function planeKeys(plane: "read" | "write" | "opl"): KeySpec[] {
+  const upper = plane.toUpperCase();
+  return [
+    {
+      path: `serve.${plane}.host`,
+      env: `GATEHOUSE_SERVE_${upper}_HOST`,
+      apply: (c, raw, source) => (c.serve[plane].host = asString(raw, source)),
+    },
+    {
+      path: `serve.${plane}.port`,
+      env: `GATEHOUSE_SERVE_${upper}_PORT`,
+      apply: (c, raw, source) => (c.serve[plane].port = asInt(raw, source, 0, 65535)),
+    },
+  ];
+}
+
+/** Every key the configuration accepts. */
+const KEYS: readonly KeySpec[] = [
+  { path: "dsn", env: "GATEHOUSE_DSN", apply: (c, raw, source) => (c.dsn = parseDsn(asString(raw, source), source)) },
+  ...planeKeys("read"),
+  ...planeKeys("write"),
+  ...planeKeys("opl"),
+  {
+    path: "serve.h2c",
+    env: "GATEHOUSE_SERVE_H2C",
+    apply: (c, raw, source) => {
+      const value = asString(raw, source);
+      if (value !== "grpc-js" && value !== "connect") throw configError(source, `expected grpc-js or connect, got "${value}"`);
+      c.serve.h2c = value;
+    },
+  },
+  {
+    path: "serve.shutdown_timeout_ms",
+    env: "GATEHOUSE_SERVE_SHUTDOWN_TIMEOUT_MS",
+    apply: (c, raw, source) => (c.serve.shutdownTimeoutMillis = asInt(raw, source, 0, 600_000)),
+  },
+  {
+    path: "serve.write.api_key_hashes",
+    env: "GATEHOUSE_SERVE_WRITE_API_KEY_HASHES",
+    apply: (c, raw, source) => (c.serve.writeApiKeyHashes = asHashes(raw, source)),
+  },
+  {
+    path: "namespaces.location",
+    env: "GATEHOUSE_NAMESPACES_LOCATION",
+    apply: (c, raw, source) => (c.namespaces.location = asString(raw, source).replace(/^file:\/\//, "")),
+  },
+  {
+    path: "namespaces.strict",
+    env: "GATEHOUSE_NAMESPACES_STRICT",
+    apply: (c, raw, source) => (c.namespaces.strict = asBool(raw, source)),
+  },
+  {
+    path: "limit.max_read_depth",
+    env: "GATEHOUSE_LIMIT_MAX_READ_DEPTH",
+    apply: (c, raw, source) => (c.limit.maxReadDepth = asInt(raw, source, 1, 65535)),
+  },
+  {
+    path: "limit.max_batch_check_size",
+    env: "GATEHOUSE_LIMIT_MAX_BATCH_CHECK_SIZE",
+    apply: (c, raw, source) => (c.limit.maxBatchCheckSize = asInt(raw, source, 1, 100_000)),
+  },
+  {
+    path: "limit.keto_max_batch_check_size",
+    env: "GATEHOUSE_LIMIT_KETO_MAX_BATCH_CHECK_SIZE",
+    apply: (c, raw, source) => (c.limit.ketoMaxBatchCheckSize = asInt(raw, source, 1, 100_000)),
+  },
+];
+
+/** Every dotted path of a parsed YAML document's leaves (lists count as leaves). */
+function leaves(value: unknown, prefix = ""): [string, unknown][] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [[prefix, value]];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leaves(v, prefix === "" ? k : `${prefix}.${k}`));
+}
+
+/** Inputs of `loadConfig`. */
+export interface ConfigSources {
+  /** A YAML config file. */
+  file?: string;
+  /** Environment variables (default `process.env`). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Values from flags, by dotted path (e.g. `{"dsn": "memory"}`); they win over everything. */
+  flags?: Readonly<Record<string, unknown>>;
+}
+
+/** Builds the configuration from defaults, file, environment and flags, in that order. */
+export function loadConfig(sources: ConfigSources = {}): GatehouseConfig {
+  const config = defaultConfig();
+  const byPath = new Map(KEYS.map((k) => [k.path, k]));
+  if (sources.file !== undefined) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(sources.file, "utf8"));
+    } catch (err) {
+      throw configError(sources.file, (err as Error).message.split("\n")[0] ?? "unreadable");
+    }
+    if (doc !== null && doc !== undefined) {
+      for (const [path, raw] of leaves(doc)) {
+        const key = byPath.get(path);
+        if (key === undefined) {
+          throw configError(`${sources.file}: ${path}`, `unknown key (known keys: ${KEYS.map((k) => k.path).join(", ")})`);
+        }
+        key.apply(config, raw, `${sources.file}: ${path}`);
+      }
+    }
+  }
+  const env = sources.env ?? process.env;
+  for (const key of KEYS) {
+    const raw = env[key.env];
+    if (raw !== undefined && raw !== "") key.apply(config, raw, key.env);
+  }
+  for (const [path, raw] of Object.entries(sources.flags ?? {})) {
+    if (raw === undefined) continue;
+    const key = byPath.get(path);
+    if (key === undefined) throw configError(`--${path}`, "unknown setting");
+    key.apply(config, raw, `--${path.replace(/\./g, "-")}`);
+  }
+  return config;
+}
+
+/** The documented keys, for `gatehouse serve --help` and the README. */
+export function describeConfigKeys(): { path: string; env: string }[] {
+  return KEYS.map((k) => ({ path: k.path, env: k.env }));
+}
