@@ -7,7 +7,7 @@ import { InvalidArgumentError, NotFoundError } from "../common/errors.js";
 import { check, expand, lookupResources, lookupSubjects, type ExpandTree } from "./eval/index.js";
 import { createOverlayView, GraphSnapshot, type GraphView } from "./graph/index.js";
 import { compileSchema, formatDiagnostic, type CompileOptions } from "./schema/compile.js";
-import type { Diagnostic, Schema, SchemaLanguage } from "./schema/ir.js";
+import type { CompileResult, Diagnostic, Schema, SchemaLanguage } from "./schema/ir.js";
 import { validateTuple } from "./schema/validate-tuple.js";
 import type {
   ChangesResult,
@@ -206,10 +206,13 @@ export class PermissionEngine {
     return { objects: result.objects, nextCursor: result.nextCursor, revision };
   }
 
-  /** Subjects of a type that have `relation` on the object, sorted, paginated. */
+  /**
+   * Subjects of a type that have `relation` on the object, sorted, paginated. A covering wildcard is listed
+   * as `type:*` (OpenFGA's ListUsers); `listWildcardMembers` lists every known covered subject instead.
+   */
   async lookupSubjects(
     request: { namespace: string; object: string; relation: string; subjectNamespace: string; subjectRelation?: string },
-    page: LookupPage = {},
+    page: LookupPage & { listWildcardMembers?: boolean } = {},
     at: ReadAt = {},
   ): Promise<{ subjects: Subject[]; nextCursor: string | undefined; revision: Revision }> {
     const { view, revision } = await this.viewFor(at);
@@ -292,6 +295,19 @@ export class PermissionEngine {
     extra.forEach((t, i) => validateTuple(schema, t, `contextual_tuples[${i}]`));
     const revision = await this.resolveRevision(at);
     return { view: createOverlayView(this.snapshot.at(revision), extra), revision };
+  }
+
+  /**
+   * The revision a read with this consistency evaluates at, without evaluating anything (to pin one
+   * revision for a batch, or to stamp an empty answer).
+   */
+  resolveConsistency(consistency: Consistency | undefined): Promise<Revision> {
+    return this.resolveRevision(consistency === undefined ? {} : { consistency });
+  }
+
+  /** Compiles a schema with this engine's OPL settings without storing it (ValidateSchema). */
+  validateSchema(text: string, language?: SchemaLanguage): CompileResult & { language: SchemaLanguage } {
+    return compileSchema(text, compileOptions(language, this.options));
   }
 
   private async resolveRevision(at: ReadAt): Promise<Revision> {

@@ -1,0 +1,213 @@
+/**
+ * Serves connect-style service implementations (`ServiceImpl<typeof SomeService>`) on a `@grpc/grpc-js`
+ * server, so each service is written once and runs on grpc-js (the fast gRPC path) and on connect-node.
+ *
+ * What the `HandlerContext` carries on grpc-js (it is made by connect's own `createHandlerContext`):
+ * - `signal` aborts when the client cancels, the deadline passes, the server shuts down, or the call ends;
+ * - `timeoutMs()` is the time left to the client's deadline;
+ * - `requestHeader` holds the request metadata (`-bin` values base64-encoded, as connect does);
+ * - `responseHeader` is sent with the first response message (set it before that), `responseTrailer` with
+ *   the status; both are dropped when a header is not a valid gRPC metadata key;
+ * - `protocolName` is "grpc", `requestMethod` "POST", `url` is built from the `:authority` and the path;
+ * - `values` is empty: connect's `contextValues` and interceptors do not run here.
+ */
+import { once } from "node:events";
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { createHandlerContext, createServiceImplSpec, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Metadata,
+  type Server,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
+import { reportToStderr, rpcStatusOf, type UnexpectedErrorReporter } from "./rpc-errors.js";
+
+/** Options for `registerOnGrpcJs`. */
+export interface GrpcJsRegistrationOptions {
+  /** Aborts the `signal` of every running call; the plane server aborts it when a graceful close times out. */
+  shutdownSignal?: AbortSignal;
+  /** Receives errors that are hidden from clients as INTERNAL. Default: written to stderr. */
+  onUnexpectedError?: UnexpectedErrorReporter;
+}
+
+type AnyMessage = MessageShape<DescMessage>;
+type AnyCall = ServerUnaryCall<AnyMessage, AnyMessage> | ServerWritableStream<AnyMessage, AnyMessage>;
+
+/**
+ * Registers every unary and server-streaming method of `service` on `server` at `/${typeName}/${name}`,
+ * with the generated message types as (de)serializers. Methods missing from `impl` answer UNIMPLEMENTED.
+ * Client- and bidi-streaming methods are not supported here (Gatehouse's APIs have none); registering an
+ * implementation of one throws, so a service can't silently lose a method on the grpc-js path.
+ */
+export function registerOnGrpcJs<S extends DescService>(
+  server: Server,
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  options: GrpcJsRegistrationOptions = {},
+): void {
+  const spec = createServiceImplSpec(service, impl);
+  const report = options.onUnexpectedError ?? reportToStderr;
+  for (const method of service.methods) {
+    const methodSpec = spec.methods[method.localName];
+    if (methodSpec === undefined) continue;
+    const path = `/${service.typeName}/${method.name}`;
+    const serialize = (message: AnyMessage): Buffer => Buffer.from(toBinary(method.output, message));
+    const deserialize = (bytes: Buffer): AnyMessage => fromBinary(method.input, bytes);
+    switch (methodSpec.kind) {
+      case "unary":
+        server.register(path, unaryHandler(methodSpec, path, options.shutdownSignal, report), serialize, deserialize, "unary");
+        break;
+      case "server_streaming":
+        server.register(
+          path,
+          serverStreamingHandler(methodSpec, path, options.shutdownSignal, report),
+          serialize,
+          deserialize,
+          "serverStream",
+        );
+        break;
+      default:
+        if (Object.hasOwn(impl, method.localName)) {
+          throw new TypeError(`${path}: ${method.methodKind} methods can't be served over grpc-js by Gatehouse`);
+        }
+    }
+  }
+}
+
+function unaryHandler(
+  spec: Extract<MethodImplSpec, { kind: "unary" }>,
+  path: string,
+  shutdownSignal: AbortSignal | undefined,
+  report: UnexpectedErrorReporter,
+): (call: ServerUnaryCall<AnyMessage, AnyMessage>, callback: sendUnaryData<AnyMessage>) => void {
+  return (call, callback) => {
+    const { context, cancel } = contextOf(call, spec.method, path, shutdownSignal);
+    call.once("cancelled", cancel);
+    const run = async (): Promise<void> => {
+      try {
+        const output = create(spec.method.output, await spec.impl(call.request, context));
+        sendHeader(call, context.responseHeader);
+        callback(null, output, metadataOf(context.responseTrailer));
+      } catch (error) {
+        if (!call.cancelled) callback(errorResponseOf(failureOf(error, context.signal), path, report));
+      } finally {
+        call.off("cancelled", cancel);
+        context.abort();
+      }
+    };
+    void run();
+  };
+}
+
+function serverStreamingHandler(
+  spec: Extract<MethodImplSpec, { kind: "server_streaming" }>,
+  path: string,
+  shutdownSignal: AbortSignal | undefined,
+  report: UnexpectedErrorReporter,
+): (call: ServerWritableStream<AnyMessage, AnyMessage>) => void {
+  return (call) => {
+    const { context, cancel } = contextOf(call, spec.method, path, shutdownSignal);
+    call.once("cancelled", cancel);
+    const run = async (): Promise<void> => {
+      let headerSent = false;
+      try {
+        for await (const init of spec.impl(call.request, context)) {
+          if (call.cancelled) break;
+          if (!headerSent) {
+            sendHeader(call, context.responseHeader);
+            headerSent = true;
+          }
+          // Backpressure: wait for the stream to drain before asking the implementation for more; the wait
+          // ends early (rejecting) when the call is cancelled.
+          if (!call.write(create(spec.method.output, init))) await once(call, "drain", { signal: context.signal });
+        }
+        if (!call.cancelled) call.end(metadataOf(context.responseTrailer));
+      } catch (error) {
+        if (!call.cancelled) call.emit("error", errorResponseOf(failureOf(error, context.signal), path, report));
+      } finally {
+        call.off("cancelled", cancel);
+        context.abort();
+      }
+    };
+    void run();
+  };
+}
+
+function contextOf(
+  call: AnyCall,
+  method: DescMethod,
+  path: string,
+  shutdownSignal: AbortSignal | undefined,
+): { context: ReturnType<typeof createHandlerContext>; cancel: () => void } {
+  const cancelled = new AbortController();
+  const deadline = call.getDeadline();
+  const deadlineMillis = deadline instanceof Date ? deadline.getTime() : deadline;
+  const context = createHandlerContext({
+    service: method.parent,
+    method,
+    protocolName: "grpc",
+    requestMethod: "POST",
+    url: `http://${call.getHost()}${path}`,
+    requestHeader: headersOf(call.metadata),
+    requestSignal: cancelled.signal,
+    ...(Number.isFinite(deadlineMillis) ? { timeoutMs: Math.max(0, deadlineMillis - Date.now()) } : {}),
+    ...(shutdownSignal === undefined ? {} : { shutdownSignal }),
+  });
+  return { context, cancel: () => cancelled.abort() };
+}
+
+/**
+ * What to report for a failed call: once the context's signal is aborted (deadline, shutdown), its reason
+ * says why better than the AbortError an implementation or our drain wait throws in response.
+ */
+function failureOf(error: unknown, signal: AbortSignal): unknown {
+  return signal.aborted && signal.reason !== undefined ? signal.reason : error;
+}
+
+function errorResponseOf(error: unknown, path: string, report: UnexpectedErrorReporter): ServerErrorResponse {
+  const status = rpcStatusOf(error, path, report);
+  return Object.assign(new Error(status.message), {
+    code: status.code,
+    details: status.message,
+    metadata: metadataOf(status.metadata),
+  });
+}
+
+function sendHeader(call: AnyCall, header: Headers): void {
+  const metadata = metadataOf(header);
+  if (Object.keys(metadata.getMap()).length > 0) call.sendMetadata(metadata);
+}
+
+/** Request metadata as Fetch `Headers`; binary (`-bin`) values are base64, as connect represents them. */
+export function headersOf(metadata: Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, values] of Object.entries(metadata.toJSON())) {
+    for (const value of values) {
+      headers.append(key, typeof value === "string" ? value : Buffer.from(value).toString("base64"));
+    }
+  }
+  return headers;
+}
+
+/**
+ * Fetch `Headers` as gRPC metadata. Keys gRPC reserves (`grpc-*`, pseudo-headers) or that metadata can't
+ * hold are skipped: an implementation's header must not be able to break the call.
+ */
+export function metadataOf(headers: Headers): Metadata {
+  const metadata = new Metadata();
+  headers.forEach((value, key) => {
+    if (key.startsWith("grpc-") || key.startsWith(":")) return;
+    try {
+      if (key.endsWith("-bin")) {
+        for (const part of value.split(",")) metadata.add(key, Buffer.from(part.trim(), "base64"));
+      } else {
+        metadata.add(key, value);
+      }
+    } catch {
+      // Not a valid metadata key or value; see the doc comment.
+    }
+  });
+  return metadata;
+}

@@ -1,0 +1,318 @@
+/**
+ * One Gatehouse plane (read, write, OPL, …) on one plaintext port that speaks HTTP/1.1 (REST, Connect,
+ * gRPC-Web) and HTTP/2 cleartext (gRPC), like Keto's ports. A sniffing listener routes each connection by
+ * its first bytes; services are implemented once, connect-style, and registered on both stacks.
+ */
+import type { AddressInfo } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from "node:http2";
+import type { Socket } from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
+import { NotFoundError, httpStatusOf, oryErrorBodyOf, toGatehouseError } from "../../common/errors.js";
+import { Health } from "../../proto/gen/grpc/health/v1/health_pb.js";
+import { registerOnGrpcJs } from "./grpc-js-adapter.js";
+import { createHealthRestHandler, sendJson, type ReadinessCheck } from "./health-rest.js";
+import { createHealthService, type ServingStatus } from "./health-service.js";
+import { createProtocolSniffer } from "./protocol-sniffer.js";
+import { createErrorInterceptor, reportToStderr, type UnexpectedErrorReporter } from "./rpc-errors.js";
+import { packageVersion } from "./version.js";
+
+/** connect-node's request handler type (not exported by name): it takes node:http and node:http2 requests. */
+type NodeHandlerFn = ReturnType<typeof connectNodeAdapter>;
+
+/** A service and its implementation, as `planeService` makes them. */
+export interface PlaneService {
+  /** The generated service descriptor. */
+  readonly service: DescService;
+  /** The connect-style implementation; missing methods answer UNIMPLEMENTED. */
+  readonly impl: Partial<ServiceImpl<DescService>>;
+}
+
+/** Pairs a service with its implementation, checking the implementation against that service's type. */
+export function planeService<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): PlaneService {
+  // Implementations of different services don't share a type; the list keeps them erased, this checks them.
+  return { service, impl: impl as Partial<ServiceImpl<DescService>> };
+}
+
+/**
+ * A plain REST handler, consulted for every HTTP/1.1 request before the health endpoints and the RPC routes.
+ * Returns true when it answered the request. Errors it throws are answered through the Gatehouse error model.
+ */
+export type RestHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/**
+ * Where HTTP/2 cleartext connections go.
+ * - "grpc-js": the `@grpc/grpc-js` server. Much faster for gRPC (about 35k vs 4.6k unary calls/s on one
+ *   core, measured here), but it only speaks gRPC, so Connect and gRPC-Web over h2c are refused.
+ * - "connect": a node:http2 server running the connect-node adapter, which speaks gRPC, Connect and gRPC-Web
+ *   over h2c and runs the Connect interceptors, at a fraction of the gRPC throughput.
+ * HTTP/1.1 (REST, Connect, gRPC-Web) always goes to connect-node.
+ */
+export type H2cTarget = "grpc-js" | "connect";
+
+/** Options for `createPlaneServer`. */
+export interface PlaneServerOptions {
+  /** The interface to bind. Default "0.0.0.0" (all IPv4 interfaces, as Keto binds); tests use "127.0.0.1". */
+  host?: string;
+  /** The TCP port; 0 picks a free one (tests). */
+  port: number;
+  /**
+   * The RPC services of this plane. The built-in `grpc.health.v1.Health` is added unless this list has its
+   * own implementation of it (then `setHealthStatus` and the Watch shutdown don't apply).
+   */
+  services?: readonly PlaneService[];
+  /** The plane's REST API (HTTP/1.1 only), consulted before anything else. */
+  http?: RestHandler;
+  /** Which server takes HTTP/2 cleartext connections. Default "grpc-js". */
+  h2c?: H2cTarget;
+  /**
+   * How long `close` waits for in-flight calls before aborting their signals and dropping their
+   * connections. Default 10 000.
+   */
+  shutdownTimeoutMillis?: number;
+  /** What `/health/ready` checks; it answers 503 while this reports errors. Default: always ready. */
+  readiness?: ReadinessCheck;
+  /** The version `/version` reports. Default: the version in package.json. */
+  version?: string;
+  /** How long a new connection may stay silent before it is dropped. Default 10 000. */
+  firstBytesTimeoutMillis?: number;
+  /** Receives errors hidden from clients as INTERNAL. Default: written to stderr. */
+  onUnexpectedError?: UnexpectedErrorReporter;
+}
+
+/** A running (or ready to run) plane server. */
+export interface PlaneServer {
+  /** Starts listening; resolves with the bound port. Call at most once. */
+  listen(): Promise<{ port: number }>;
+  /**
+   * Stops gracefully: stops accepting, marks health NOT_SERVING (ending Watch streams), lets in-flight calls
+   * finish, closes idle connections; after `shutdownTimeoutMillis` it aborts the remaining calls' signals
+   * and drops their connections. Resolves when every connection is gone. Idempotent.
+   */
+  close(): Promise<void>;
+  /** The bound address once listening, else undefined. */
+  readonly address: AddressInfo | undefined;
+  /** Sets the gRPC health status of a service name ("" for the whole plane). */
+  setHealthStatus(service: string, status: ServingStatus): void;
+}
+
+/** How long after aborting the calls left at the shutdown timeout their connections are dropped. */
+const abortGraceMillis = 100;
+
+/** Creates a plane server; nothing is bound until `listen`. */
+export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
+  const services = options.services ?? [];
+  const report = options.onUnexpectedError ?? reportToStderr;
+  const health = createHealthService({ services: services.map((s) => s.service.typeName) });
+  // A plane may bring its own health implementation (tests do); the built-in one only fills the gap.
+  const ownsHealth = services.some((s) => s.service.typeName === Health.typeName);
+  const allServices: readonly PlaneService[] = ownsHealth ? services : [...services, planeService(Health, health.impl)];
+  // Aborted only when a graceful close runs out of time: it aborts the signal of every call still running.
+  const forceShutdown = new AbortController();
+  const sockets = new Set<Socket>();
+  let closing: Promise<void> | undefined;
+
+  const connectHandler = connectNodeAdapter({
+    routes(router) {
+      for (const { service, impl } of allServices) router.service(service, impl);
+    },
+    interceptors: [createErrorInterceptor(report)],
+    shutdownSignal: forceShutdown.signal,
+    fallback: sendNotFound,
+  });
+
+  const http1 = createHttp1Stack({
+    handler: connectHandler,
+    rest: options.http,
+    healthRest: createHealthRestHandler({
+      version: options.version ?? packageVersion,
+      readiness: async () => {
+        if (closing !== undefined) return { shutdown: "the server is shutting down" };
+        return options.readiness === undefined ? {} : options.readiness();
+      },
+    }),
+    report,
+  });
+  const h2c = (options.h2c ?? "grpc-js") === "grpc-js"
+    ? createGrpcJsStack(allServices, forceShutdown.signal, report)
+    : createConnectH2cStack(connectHandler);
+
+  const sniffer = createProtocolSniffer({
+    onHttp1: (socket) => (closing === undefined ? http1.accept(socket) : socket.destroy()),
+    onH2c: (socket) => (closing === undefined ? h2c.accept(socket) : socket.destroy()),
+    ...(options.firstBytesTimeoutMillis === undefined ? {} : { firstBytesTimeoutMillis: options.firstBytesTimeoutMillis }),
+  });
+  sniffer.server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+
+  async function shutDown(): Promise<void> {
+    const allClosed = new Promise<void>((resolve) => sniffer.server.close(() => resolve()));
+    health.shutdown();
+    sniffer.destroyPending();
+    http1.drain();
+    h2c.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), options.shutdownTimeoutMillis ?? 10_000);
+    });
+    const outcome = await Promise.race([allClosed, timedOut]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      forceShutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+      // Handlers that honour their signal answer UNAVAILABLE now; give those answers a moment to go out
+      // before the connections drop, so clients see why instead of a bare reset.
+      await new Promise((resolve) => setTimeout(resolve, abortGraceMillis));
+      h2c.destroy();
+      for (const socket of sockets) socket.destroy();
+      await allClosed;
+    }
+    http1.close();
+  }
+
+  return {
+    listen() {
+      return new Promise((resolve, reject) => {
+        sniffer.server.once("error", reject);
+        sniffer.server.listen(options.port, options.host ?? "0.0.0.0", () => {
+          sniffer.server.off("error", reject);
+          // Later errors (e.g. accept failing with EMFILE) must not crash the process.
+          sniffer.server.on("error", (error) => report(error, "listener"));
+          resolve({ port: (sniffer.server.address() as AddressInfo).port });
+        });
+      });
+    },
+    close() {
+      closing ??= sniffer.server.listening ? shutDown() : Promise.resolve();
+      return closing;
+    },
+    get address() {
+      const address = sniffer.server.address();
+      return address !== null && typeof address === "object" ? address : undefined;
+    },
+    setHealthStatus: (service, status) => health.setStatus(service, status),
+  };
+}
+
+/** One of the servers connections are handed to. */
+interface Stack {
+  /** Takes over a sniffed connection. */
+  accept(socket: Socket): void;
+  /** Begins a graceful close: finish in-flight work, then close the connections. */
+  drain(): void;
+  /** Drops whatever is left. */
+  destroy(): void;
+}
+
+interface Http1StackOptions {
+  handler: NodeHandlerFn;
+  rest: RestHandler | undefined;
+  healthRest: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  report: UnexpectedErrorReporter;
+}
+
+/** The HTTP/1.1 side: REST first, then health endpoints, then connect-node (Connect, gRPC-Web). */
+function createHttp1Stack(options: Http1StackOptions): Stack & { close(): void } {
+  // Responses in progress per connection, so a drain can close each connection as soon as it is idle.
+  const active = new Map<Socket, Set<ServerResponse>>();
+  let draining = false;
+
+  const server: HttpServer = createHttpServer(async (req, res) => {
+    const socket = req.socket;
+    const responses = active.get(socket) ?? new Set<ServerResponse>();
+    active.set(socket, responses);
+    responses.add(res);
+    res.once("close", () => {
+      responses.delete(res);
+      if (draining && responses.size === 0) socket.end();
+    });
+    if (draining) res.setHeader("connection", "close");
+    try {
+      if (options.rest !== undefined && (await options.rest(req, res))) return;
+      if (await options.healthRest(req, res)) return;
+      options.handler(req, res);
+    } catch (error) {
+      const failure = toGatehouseError(error);
+      if (failure !== error || failure.code === "internal") options.report(error, `${req.method} ${req.url}`);
+      if (res.headersSent) res.destroy();
+      else sendJson(res, httpStatusOf(failure), oryErrorBodyOf(failure));
+    }
+  });
+  // This server never listens itself; connections are emitted into it. Node only starts tracking them (for
+  // headersTimeout/requestTimeout, the slowloris guards, and for closeIdleConnections) on "listening".
+  server.emit("listening");
+
+  return {
+    accept(socket) {
+      socket.once("close", () => active.delete(socket));
+      server.emit("connection", socket);
+    },
+    drain() {
+      draining = true;
+      for (const [socket, responses] of active) {
+        if (responses.size === 0) socket.end();
+        for (const res of responses) {
+          if (!res.headersSent) res.setHeader("connection", "close");
+        }
+      }
+      // Connections that haven't sent a request yet aren't in `active`; Node knows which of them are idle.
+      server.closeIdleConnections();
+    },
+    destroy() {
+      server.closeAllConnections();
+    },
+    close() {
+      server.close();
+    },
+  };
+}
+
+/** h2c to grpc-js: fast gRPC, nothing else. */
+function createGrpcJsStack(
+  services: readonly PlaneService[],
+  shutdownSignal: AbortSignal,
+  report: UnexpectedErrorReporter,
+): Stack {
+  const server = new GrpcServer();
+  for (const { service, impl } of services) {
+    registerOnGrpcJs(server, service, impl, { shutdownSignal, onUnexpectedError: report });
+  }
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  return {
+    accept: (socket) => injector.injectConnection(socket),
+    // tryShutdown sends GOAWAY on every session and lets running calls finish.
+    drain: () => server.tryShutdown(() => {}),
+    destroy: () => server.forceShutdown(),
+  };
+}
+
+/** h2c to connect-node over node:http2: gRPC, Connect and gRPC-Web, slower for gRPC. */
+function createConnectH2cStack(handler: NodeHandlerFn): Stack {
+  const server: Http2Server = createHttp2Server(handler);
+  const sessions = new Set<ServerHttp2Session>();
+  server.on("session", (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  return {
+    accept: (socket) => server.emit("connection", socket),
+    // Session.close sends GOAWAY, refuses new streams and closes once the open ones are done.
+    drain: () => {
+      for (const session of sessions) session.close();
+    },
+    destroy: () => {
+      for (const session of sessions) session.destroy();
+    },
+  };
+}
+
+/** Connect's fallback: unknown paths get Ory's 404 body. */
+const sendNotFound: NodeHandlerFn = (req, res) => {
+  const body = JSON.stringify(oryErrorBodyOf(new NotFoundError(`no route for ${req.method ?? "?"} ${req.url ?? "?"}`)));
+  res.writeHead(404, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+};
