@@ -5,6 +5,8 @@
 const usage = `Usage: gatehouse <command> [options]
 
 Commands:
+  serve                 Serve the authorization API (read :4466, write :4467, OPL :4469) on the embedded store
+                        by default; see \`gatehouse serve --help\` for settings.
   validate FILE...      Run the tests of OpenFGA store files (*.fga.yaml); models in OPL or OpenFGA DSL.
                         Exit 0 when all pass, 1 when any fails, 2 for an invalid file.
   migrate               Apply the database migrations to PostgreSQL (--database-url or GATEHOUSE_DATABASE_URL)
@@ -17,6 +19,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     // Commands load lazily so each pays only for the modules it uses.
+    case "serve":
+      return (await import("./commands/serve.js")).runServe(rest);
     case "validate":
       return (await import("./commands/validate.js")).runValidate(rest);
     case "migrate":

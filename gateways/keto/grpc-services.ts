@@ -3,6 +3,7 @@
  * (Check, Expand, Read, Namespaces, Version), write (Write, Version), opl (Syntax, Version).
  * Implementations throw `GatehouseError`s; the server's error interceptor turns them into statuses.
  */
+import { planeService, type PlaneService } from "../server/plane-server.js";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { SyntaxService } from "../../proto/gen/ory/keto/opl/v1alpha1/syntax_service_pb.js";
 import { CheckService } from "../../proto/gen/ory/keto/relation_tuples/v1alpha2/check_service_pb.js";
@@ -23,22 +24,30 @@ import { resolveKetoOptions, type KetoGatewayOptions } from "./options.js";
 /** Which Keto port a server plays. */
 export type KetoPlane = "read" | "write" | "opl";
 
-/** Adds the Keto gRPC services of `plane` to `router`. */
-export function registerKetoGrpcServices(router: ConnectRouter, options: KetoGatewayOptions, plane: KetoPlane): void {
+/** The Keto gRPC services Keto serves on `plane`, ready for the plane server. */
+export function ketoPlaneServices(options: KetoGatewayOptions, plane: KetoPlane): PlaneService[] {
   const o = resolveKetoOptions(options);
-  router.service(VersionService, createVersionService(o));
+  const services = [planeService(VersionService, createVersionService(o))];
   switch (plane) {
     case "read":
-      router.service(CheckService, createCheckService(o));
-      router.service(ExpandService, createExpandService(o));
-      router.service(ReadService, createReadService(o));
-      router.service(NamespacesService, createNamespacesService(o));
-      return;
+      services.push(
+        planeService(CheckService, createCheckService(o)),
+        planeService(ExpandService, createExpandService(o)),
+        planeService(ReadService, createReadService(o)),
+        planeService(NamespacesService, createNamespacesService(o)),
+      );
+      break;
     case "write":
-      router.service(WriteService, createWriteService(o));
-      return;
+      services.push(planeService(WriteService, createWriteService(o)));
+      break;
     case "opl":
-      router.service(SyntaxService, createSyntaxService());
-      return;
+      services.push(planeService(SyntaxService, createSyntaxService()));
+      break;
   }
+  return services;
+}
+
+/** Adds the Keto gRPC services of `plane` to a connect router (tests, embedding). */
+export function registerKetoGrpcServices(router: ConnectRouter, options: KetoGatewayOptions, plane: KetoPlane): void {
+  for (const { service, impl } of ketoPlaneServices(options, plane)) router.service(service, impl);
 }

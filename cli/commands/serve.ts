@@ -1,0 +1,161 @@
+/**
+ * `gatehouse serve`: opens the store named by the DSN (the embedded PGlite store by default), loads the
+ * schema file when one is configured, and serves the authorization planes until SIGINT/SIGTERM, then shuts
+ * down gracefully (in-flight requests finish, then the store closes).
+ */
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parseArgs } from "node:util";
+import { GatehouseError } from "../../common/errors.js";
+import { openPermissionEngine } from "../../engine/permission-engine.js";
+import type { SchemaLanguage } from "../../engine/schema/ir.js";
+import { createMemoryStore, createPgliteStore, createPostgresStore, type TupleStore } from "../../engine/store/index.js";
+import { startAuthzPlanes, type AuthzPlanes } from "../../gateways/authz-planes.js";
+import { describeConfigKeys, loadConfig, type Dsn, type GatehouseConfig } from "../config/config.js";
+
+const usage = `Usage: gatehouse serve [--config FILE] [--dsn memory|pglite:PATH|postgres://…] [--schema FILE]
+
+Serves the authorization API: read plane (default :4466), write plane (:4467), OPL syntax check (:4469).
+Settings come from defaults, then --config (YAML), then GATEHOUSE_* variables, then flags:
+${describeConfigKeys()
+  .map((k) => `  ${k.path.padEnd(34)} ${k.env}`)
+  .join("\n")}
+`;
+
+/** Opens the tuple store a DSN names. */
+export async function openStore(dsn: Dsn): Promise<TupleStore> {
+  switch (dsn.kind) {
+    case "memory":
+      return createMemoryStore();
+    case "pglite":
+      return createPgliteStore({ dataDir: dsn.dataDir });
+    case "postgres":
+      return createPostgresStore({ connectionString: dsn.url });
+  }
+}
+
+function describeDsn(dsn: Dsn): string {
+  switch (dsn.kind) {
+    case "memory":
+      return "in memory (nothing is kept after exit)";
+    case "pglite":
+      return `embedded PGlite in ${dsn.dataDir}`;
+    case "postgres": {
+      const url = new URL(dsn.url);
+      return `PostgreSQL at ${url.host}${url.pathname}`;
+    }
+  }
+}
+
+function schemaLanguageOf(path: string): SchemaLanguage | undefined {
+  const ext = extname(path);
+  if (ext === ".ts" || ext === ".opl") return "opl";
+  if (ext === ".fga") return "fga";
+  return undefined;
+}
+
+/** A running server: its ports and how to stop it. */
+export interface RunningServer {
+  readonly planes: AuthzPlanes;
+  stop(): Promise<void>;
+}
+
+/** Starts everything the configuration describes. */
+export async function startServer(config: GatehouseConfig, log: (line: string) => void): Promise<RunningServer> {
+  const store = await openStore(config.dsn);
+  try {
+    const engine = await openPermissionEngine({ store, maxDepth: config.limit.maxReadDepth, oplStrict: config.namespaces.strict });
+    const location = config.namespaces.location;
+    if (location !== undefined) {
+      const text = readFileSync(location, "utf8");
+      const stored = await engine.storedSchema();
+      // Writing the same schema again would only add a revision; a changed file replaces the stored one.
+      if (stored?.text !== text) {
+        const language = schemaLanguageOf(location);
+        const { diagnostics } = await engine.writeSchema(text, language);
+        log(`loaded schema from ${location}`);
+        for (const d of diagnostics) log(`${location}:${d.start.line}:${d.start.column}: ${d.severity}: ${d.message}`);
+      }
+    }
+    const planes = await startAuthzPlanes({
+      engine,
+      read: config.serve.read,
+      write: config.serve.write,
+      opl: config.serve.opl,
+      h2c: config.serve.h2c,
+      shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
+      writeApiKeyHashes: config.serve.writeApiKeyHashes,
+      maxBatchCheckSize: config.limit.maxBatchCheckSize,
+      ketoMaxBatchCheckSize: config.limit.ketoMaxBatchCheckSize,
+      ketoMaxReadDepth: config.limit.maxReadDepth,
+    });
+    log(`store: ${describeDsn(config.dsn)}`);
+    log(`read plane listening on ${config.serve.read.host}:${planes.ports.read}`);
+    log(`write plane listening on ${config.serve.write.host}:${planes.ports.write}${config.serve.writeApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
+    log(`opl plane listening on ${config.serve.opl.host}:${planes.ports.opl}`);
+    return {
+      planes,
+      async stop() {
+        await planes.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** Runs `gatehouse serve`; resolves with the exit code after a signal-triggered shutdown. */
+export async function runServe(args: readonly string[]): Promise<number> {
+  let values: { config?: string; dsn?: string; schema?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      args: [...args],
+      options: {
+        config: { type: "string" },
+        dsn: { type: "string" },
+        schema: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`gatehouse serve: ${(err as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const log = (line: string): void => {
+    process.stderr.write(`gatehouse: ${line}\n`);
+  };
+  let server: RunningServer;
+  try {
+    const configFile = values.config ?? process.env.GATEHOUSE_CONFIG;
+    const config = loadConfig({
+      ...(configFile === undefined ? {} : { file: configFile }),
+      flags: { dsn: values.dsn, "namespaces.location": values.schema },
+    });
+    server = await startServer(config, log);
+  } catch (err) {
+    const message = err instanceof GatehouseError ? err.message : (err as Error).message;
+    process.stderr.write(`gatehouse serve: ${message}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log(`${signal} received, shutting down`);
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve();
+    };
+    const onInt = (): void => stop("SIGINT");
+    const onTerm = (): void => stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  });
+  await server.stop();
+  log("stopped");
+  return 0;
+}
