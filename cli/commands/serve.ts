@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseArgs } from "node:util";
 import { GatehouseError } from "../../common/errors.js";
-import { openPermissionEngine } from "../../engine/permission-engine.js";
+import { openPermissionEngine, type PermissionEngine } from "../../engine/permission-engine.js";
 import type { SchemaLanguage } from "../../engine/schema/ir.js";
 import { createMemoryStore, createPgliteStore, createPostgresStore, type TupleStore } from "../../engine/store/index.js";
 import { startAuthzPlanes, type AuthzPlanes } from "../../gateways/authz-planes.js";
@@ -57,6 +57,8 @@ function schemaLanguageOf(path: string): SchemaLanguage | undefined {
 /** A running server: its ports and how to stop it. */
 export interface RunningServer {
   readonly planes: AuthzPlanes;
+  /** The engine behind the planes (benchmarks and embedding use it directly). */
+  readonly engine: PermissionEngine;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     log(`opl plane listening on ${config.serve.opl.host}:${planes.ports.opl}`);
     return {
       planes,
+      engine,
       async stop() {
         await planes.close();
         await store.close();
