@@ -237,7 +237,7 @@ export class PermissionEngine {
     if (schema !== undefined && filter.namespace !== undefined && !schema.types.has(filter.namespace)) {
       throw new NotFoundError(`namespace "${filter.namespace}" is not defined in the schema`, {
         reason: "namespace_not_found",
-        details: { field: "namespace" },
+        details: { field: "namespace", namespace: filter.namespace },
       });
     }
     if (page.pageToken !== undefined && page.pageToken !== "") {

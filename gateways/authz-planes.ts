@@ -1,15 +1,18 @@
 /**
  * The authorization service's three planes, as Keto splits them: read (4466: check, expand, lookups, list,
  * watch), write (4467: write, delete, schema; optional API keys) and OPL (4469: syntax check). Each plane
- * serves Gatehouse's API and Keto's, over gRPC, gRPC-Web, Connect and REST, on one port.
+ * serves Gatehouse's API and Keto's, over gRPC, gRPC-Web, Connect and REST, on one port. The planes share
+ * one Prometheus registry (labelled by plane), scraped at `GET /metrics` on the read and write planes.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Registry } from "prom-client";
 import type { PermissionEngine } from "../engine/permission-engine.js";
 import { VersionService } from "../proto/gen/ory/keto/relation_tuples/v1alpha2/version_pb.js";
 import { bearerToken, createApiKeyVerifier, type ApiKeyVerifier } from "./auth/api-keys.js";
 import { createAuthzServices } from "./authz/index.js";
 import { ketoPlaneServices } from "./keto/grpc-services.js";
+import { createServerMetrics, type RevisionLag } from "./observability/metrics.js";
 import { createKetoRestHandler } from "./keto/rest-handler.js";
 import { createPlaneServer, planeService, type PlaneServer, type PlaneService, type RestHandler } from "./server/plane-server.js";
 
@@ -38,12 +41,18 @@ export interface AuthzPlanesOptions {
   ketoMaxBatchCheckSize?: number;
   /** Keto's global depth limit for its API (default the engine's). */
   ketoMaxReadDepth?: number;
+  /** Feeds the `gatehouse_snapshot_revision_lag` gauge, asked on each scrape; without it the gauge is absent. */
+  revisionLag?: RevisionLag;
+  /** The Prometheus registry for the planes' metrics and the process metrics. Default: a new one. */
+  metricsRegistry?: Registry;
 }
 
 /** The running planes. */
 export interface AuthzPlanes {
   /** The ports actually bound (differs from the options when they asked for 0). */
   readonly ports: { read: number; write: number; opl: number };
+  /** The registry served at `/metrics`; embedding apps may add their own metrics to it. */
+  readonly metricsRegistry: Registry;
   /** Graceful shutdown of all three planes. */
   close(): Promise<void>;
 }
@@ -96,7 +105,12 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
     ...(options.ketoMaxReadDepth === undefined ? {} : { maxReadDepth: options.ketoMaxReadDepth }),
   };
   const keys = createApiKeyVerifier(options.writeApiKeyHashes ?? []);
+  const metrics = createServerMetrics({
+    ...(options.metricsRegistry === undefined ? {} : { registry: options.metricsRegistry }),
+    ...(options.revisionLag === undefined ? {} : { revisionLag: options.revisionLag }),
+  });
   const common = {
+    metrics,
     ...(options.h2c === undefined ? {} : { h2c: options.h2c }),
     ...(options.shutdownTimeoutMillis === undefined ? {} : { shutdownTimeoutMillis: options.shutdownTimeoutMillis }),
   };
@@ -104,6 +118,8 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
   const read = createPlaneServer({
     ...common,
     ...options.read,
+    plane: "read",
+    serveMetrics: true,
     services: [
       planeService(authz.permission.service, authz.permission.impl),
       planeService(authz.relationship.service, only(authz.relationship.impl, ["readRelationships", "watch"])),
@@ -115,6 +131,8 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
   const write = createPlaneServer({
     ...common,
     ...options.write,
+    plane: "write",
+    serveMetrics: true,
     services: [
       planeService(authz.relationship.service, only(authz.relationship.impl, ["writeRelationships", "deleteRelationships"])),
       planeService(authz.schema.service, only(authz.schema.impl, ["writeSchema", "readSchema", "validateSchema"])),
@@ -125,6 +143,7 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
   const opl = createPlaneServer({
     ...common,
     ...options.opl,
+    plane: "opl",
     services: [planeService(authz.schema.service, only(authz.schema.impl, ["validateSchema"])), ...ketoPlaneServices(keto, "opl")],
     http: createKetoRestHandler({ ...keto, plane: "opl" }),
   });
@@ -138,6 +157,7 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
     }
     return {
       ports,
+      metricsRegistry: metrics.registry,
       async close() {
         await Promise.all(servers.map((s) => s.close()));
       },

@@ -90,6 +90,8 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       maxBatchCheckSize: config.limit.maxBatchCheckSize,
       ketoMaxBatchCheckSize: config.limit.ketoMaxBatchCheckSize,
       ketoMaxReadDepth: config.limit.maxReadDepth,
+      // How far this node's snapshot trails the store; read on each scrape of /metrics.
+      revisionLag: async () => Math.max(0, (await store.headRevision()) - engine.revision),
     });
     log(`store: ${describeDsn(config.dsn)}`);
     log(`read plane listening on ${config.serve.read.host}:${planes.ports.read}`);

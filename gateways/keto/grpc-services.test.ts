@@ -143,7 +143,7 @@ describe("Keto gRPC services", () => {
     });
     expect(res.results.map((r) => r.allowed)).toEqual([true, false, false, false]);
     expect(res.results[0]?.error).toBe("");
-    expect(res.results[1]?.error).toMatch(/namespace "nope"/);
+    expect(res.results[1]?.error).toBe("The requested resource could not be found");
     expect(res.results[2]?.error).toBe("");
     expect(res.results[3]?.error).toMatch(/subject is not allowed to be nil/);
     expect(new Set(res.results.map((r) => r.snaptoken)).size).toBe(1);

@@ -4,6 +4,7 @@
  * Keto's pagination limits and namespace checks. The transports only translate shapes and pick how an
  * unknown namespace answers (Q1).
  */
+import { toKetoError } from "./keto-errors.js";
 import { GatehouseError, InvalidArgumentError, NotFoundError, toGatehouseError } from "../../common/errors.js";
 import type { Consistency } from "../../engine/permission-engine.js";
 import type { Revision, TupleFilter, TupleWrite } from "../../engine/store/tuple-store.js";
@@ -86,7 +87,7 @@ export async function batchCheckAt(
     try {
       results.push({ allowed: await checkAt(o, item, requestedDepth, revision, unknownNamespace), error: "" });
     } catch (err) {
-      results.push({ allowed: false, error: toGatehouseError(err).message });
+      results.push({ allowed: false, error: toKetoError(err).message });
     }
   }
   return results;

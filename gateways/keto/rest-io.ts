@@ -1,5 +1,6 @@
 /** HTTP plumbing of the Keto REST handler: bounded bodies, JSON in and out, Ory error envelopes. */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { toKetoError } from "./keto-errors.js";
 import {
   InvalidArgumentError,
   LimitExceededError,
@@ -69,7 +70,7 @@ function statusOf(err: GatehouseError): number {
 
 /** Sends anything thrown as Ory's error envelope (unexpected errors stay generic). */
 export function sendError(res: ServerResponse, error: unknown): void {
-  const err = toGatehouseError(error);
+  const err = toKetoError(error);
   const status = statusOf(err);
   const body = oryErrorBodyOf(err);
   if (status === 413) {

@@ -10,10 +10,13 @@
  *   the status; both are dropped when a header is not a valid gRPC metadata key;
  * - `protocolName` is "grpc", `requestMethod` "POST", `url` is built from the `:authority` and the path;
  * - `values` is empty: connect's `contextValues` and interceptors do not run here.
+ *
+ * With an `observer`, every call gets a span (continuing a `traceparent` from the metadata, active while the
+ * implementation runs) and is counted with its final status, as the Connect side's interceptor does.
  */
 import { once } from "node:events";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
-import { createHandlerContext, createServiceImplSpec, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createHandlerContext, createServiceImplSpec, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
 import {
   Metadata,
   type Server,
@@ -22,7 +25,10 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { reportToStderr, rpcStatusOf, type UnexpectedErrorReporter } from "./rpc-errors.js";
+import { context as otelContext } from "@opentelemetry/api";
+import type { PlaneObserver, RpcObservation } from "../observability/request-observer.js";
+import { incomingContext, metadataGetter } from "../observability/tracing.js";
+import { reportToStderr, rpcStatusOf, type RpcStatus, type UnexpectedErrorReporter } from "./rpc-errors.js";
 
 /** Options for `registerOnGrpcJs`. */
 export interface GrpcJsRegistrationOptions {
@@ -30,10 +36,20 @@ export interface GrpcJsRegistrationOptions {
   shutdownSignal?: AbortSignal;
   /** Receives errors that are hidden from clients as INTERNAL. Default: written to stderr. */
   onUnexpectedError?: UnexpectedErrorReporter;
+  /** Reports every call (metrics, spans). Default: none. */
+  observer?: PlaneObserver;
 }
 
 type AnyMessage = MessageShape<DescMessage>;
 type AnyCall = ServerUnaryCall<AnyMessage, AnyMessage> | ServerWritableStream<AnyMessage, AnyMessage>;
+
+/** What every handler of one registration shares. */
+interface HandlerOptions {
+  path: string;
+  shutdownSignal: AbortSignal | undefined;
+  report: UnexpectedErrorReporter;
+  observer: PlaneObserver | undefined;
+}
 
 /**
  * Registers every unary and server-streaming method of `service` on `server` at `/${typeName}/${name}`,
@@ -53,20 +69,15 @@ export function registerOnGrpcJs<S extends DescService>(
     const methodSpec = spec.methods[method.localName];
     if (methodSpec === undefined) continue;
     const path = `/${service.typeName}/${method.name}`;
+    const handlerOptions: HandlerOptions = { path, shutdownSignal: options.shutdownSignal, report, observer: options.observer };
     const serialize = (message: AnyMessage): Buffer => Buffer.from(toBinary(method.output, message));
     const deserialize = (bytes: Buffer): AnyMessage => fromBinary(method.input, bytes);
     switch (methodSpec.kind) {
       case "unary":
-        server.register(path, unaryHandler(methodSpec, path, options.shutdownSignal, report), serialize, deserialize, "unary");
+        server.register(path, unaryHandler(methodSpec, handlerOptions), serialize, deserialize, "unary");
         break;
       case "server_streaming":
-        server.register(
-          path,
-          serverStreamingHandler(methodSpec, path, options.shutdownSignal, report),
-          serialize,
-          deserialize,
-          "serverStream",
-        );
+        server.register(path, serverStreamingHandler(methodSpec, handlerOptions), serialize, deserialize, "serverStream");
         break;
       default:
         if (Object.hasOwn(impl, method.localName)) {
@@ -78,37 +89,43 @@ export function registerOnGrpcJs<S extends DescService>(
 
 function unaryHandler(
   spec: Extract<MethodImplSpec, { kind: "unary" }>,
-  path: string,
-  shutdownSignal: AbortSignal | undefined,
-  report: UnexpectedErrorReporter,
+  { path, shutdownSignal, report, observer }: HandlerOptions,
 ): (call: ServerUnaryCall<AnyMessage, AnyMessage>, callback: sendUnaryData<AnyMessage>) => void {
   return (call, callback) => {
     const { context, cancel } = contextOf(call, spec.method, path, shutdownSignal);
+    const observation = observe(observer, call, spec.method);
     call.once("cancelled", cancel);
     const run = async (): Promise<void> => {
       try {
         const output = create(spec.method.output, await spec.impl(call.request, context));
         sendHeader(call, context.responseHeader);
         callback(null, output, metadataOf(context.responseTrailer));
+        if (call.cancelled) endCancelled(observation, context.signal);
+        else observation?.end(0);
       } catch (error) {
-        if (!call.cancelled) callback(errorResponseOf(failureOf(error, context.signal), path, report));
+        if (call.cancelled) {
+          endCancelled(observation, context.signal);
+        } else {
+          const status = rpcStatusOf(failureOf(error, context.signal), path, report);
+          callback(errorResponseOf(status));
+          observation?.end(status.code, status.message);
+        }
       } finally {
         call.off("cancelled", cancel);
         context.abort();
       }
     };
-    void run();
+    void (observation === undefined ? run() : otelContext.with(observation.context, run));
   };
 }
 
 function serverStreamingHandler(
   spec: Extract<MethodImplSpec, { kind: "server_streaming" }>,
-  path: string,
-  shutdownSignal: AbortSignal | undefined,
-  report: UnexpectedErrorReporter,
+  { path, shutdownSignal, report, observer }: HandlerOptions,
 ): (call: ServerWritableStream<AnyMessage, AnyMessage>) => void {
   return (call) => {
     const { context, cancel } = contextOf(call, spec.method, path, shutdownSignal);
+    const observation = observe(observer, call, spec.method);
     call.once("cancelled", cancel);
     const run = async (): Promise<void> => {
       let headerSent = false;
@@ -123,16 +140,45 @@ function serverStreamingHandler(
           // ends early (rejecting) when the call is cancelled.
           if (!call.write(create(spec.method.output, init))) await once(call, "drain", { signal: context.signal });
         }
-        if (!call.cancelled) call.end(metadataOf(context.responseTrailer));
+        if (call.cancelled) {
+          endCancelled(observation, context.signal);
+        } else {
+          call.end(metadataOf(context.responseTrailer));
+          observation?.end(0);
+        }
       } catch (error) {
-        if (!call.cancelled) call.emit("error", errorResponseOf(failureOf(error, context.signal), path, report));
+        if (call.cancelled) {
+          endCancelled(observation, context.signal);
+        } else {
+          const status = rpcStatusOf(failureOf(error, context.signal), path, report);
+          call.emit("error", errorResponseOf(status));
+          observation?.end(status.code, status.message);
+        }
       } finally {
         call.off("cancelled", cancel);
         context.abort();
       }
     };
-    void run();
+    void (observation === undefined ? run() : otelContext.with(observation.context, run));
   };
+}
+
+function observe(observer: PlaneObserver | undefined, call: AnyCall, method: DescMethod): RpcObservation | undefined {
+  return observer?.startRpc({
+    protocol: "grpc",
+    service: method.parent.typeName,
+    method: method.name,
+    parent: incomingContext(call.metadata, metadataGetter),
+  });
+}
+
+/**
+ * Records a call the client is no longer waiting for. Its deadline or a forced shutdown also cancel it;
+ * the context's signal then says which.
+ */
+function endCancelled(observation: RpcObservation | undefined, signal: AbortSignal): void {
+  const reason: unknown = signal.reason;
+  observation?.end(reason instanceof ConnectError ? reason.code : Code.Canceled);
 }
 
 function contextOf(
@@ -166,8 +212,7 @@ function failureOf(error: unknown, signal: AbortSignal): unknown {
   return signal.aborted && signal.reason !== undefined ? signal.reason : error;
 }
 
-function errorResponseOf(error: unknown, path: string, report: UnexpectedErrorReporter): ServerErrorResponse {
-  const status = rpcStatusOf(error, path, report);
+function errorResponseOf(status: RpcStatus): ServerErrorResponse {
   return Object.assign(new Error(status.message), {
     code: status.code,
     details: status.message,

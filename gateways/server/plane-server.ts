@@ -2,6 +2,9 @@
  * One Gatehouse plane (read, write, OPL, …) on one plaintext port that speaks HTTP/1.1 (REST, Connect,
  * gRPC-Web) and HTTP/2 cleartext (gRPC), like Keto's ports. A sniffing listener routes each connection by
  * its first bytes; services are implemented once, connect-style, and registered on both stacks.
+ *
+ * Every RPC and REST request is counted and timed on the plane's `ServerMetrics` and gets an OpenTelemetry
+ * span (see `gateways/observability/`); `serveMetrics` adds the Prometheus scrape endpoint.
  */
 import type { AddressInfo } from "node:net";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
@@ -11,9 +14,14 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
+import { context as otelContext } from "@opentelemetry/api";
 import { NotFoundError, httpStatusOf, oryErrorBodyOf, toGatehouseError } from "../../common/errors.js";
 import { Health } from "../../proto/gen/grpc/health/v1/health_pb.js";
-import { registerOnGrpcJs } from "./grpc-js-adapter.js";
+import { createObservingInterceptor } from "../observability/connect-interceptor.js";
+import { createMetricsRestHandler } from "../observability/metrics-endpoint.js";
+import { createServerMetrics, type ServerMetrics } from "../observability/metrics.js";
+import { createPlaneObserver, type PlaneObserver } from "../observability/request-observer.js";
+import { registerOnGrpcJs, type GrpcJsRegistrationOptions } from "./grpc-js-adapter.js";
 import { createHealthRestHandler, sendJson, type ReadinessCheck } from "./health-rest.js";
 import { createHealthService, type ServingStatus } from "./health-service.js";
 import { createProtocolSniffer } from "./protocol-sniffer.js";
@@ -81,6 +89,15 @@ export interface PlaneServerOptions {
   firstBytesTimeoutMillis?: number;
   /** Receives errors hidden from clients as INTERNAL. Default: written to stderr. */
   onUnexpectedError?: UnexpectedErrorReporter;
+  /** The `plane` label of this server's metrics (read, write, opl, …). Default "default". */
+  plane?: string;
+  /**
+   * Where requests are counted and timed; planes of one Gatehouse server share one, told apart by `plane`.
+   * Default: metrics on a registry of this server's own, without the process metrics.
+   */
+  metrics?: ServerMetrics;
+  /** Serves the metrics registry at `GET /metrics` (and Keto's `/metrics/prometheus`) over HTTP/1.1. Default false. */
+  serveMetrics?: boolean;
 }
 
 /** A running (or ready to run) plane server. */
@@ -97,6 +114,8 @@ export interface PlaneServer {
   readonly address: AddressInfo | undefined;
   /** Sets the gRPC health status of a service name ("" for the whole plane). */
   setHealthStatus(service: string, status: ServingStatus): void;
+  /** The metrics this plane records to. */
+  readonly metrics: ServerMetrics;
 }
 
 /** How long after aborting the calls left at the shutdown timeout their connections are dropped. */
@@ -112,6 +131,8 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
   const allServices: readonly PlaneService[] = ownsHealth ? services : [...services, planeService(Health, health.impl)];
   // Aborted only when a graceful close runs out of time: it aborts the signal of every call still running.
   const forceShutdown = new AbortController();
+  const metrics = options.metrics ?? createServerMetrics({ processMetrics: false });
+  const observer = createPlaneObserver({ plane: options.plane ?? "default", metrics });
   const sockets = new Set<Socket>();
   let closing: Promise<void> | undefined;
 
@@ -119,7 +140,8 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
     routes(router) {
       for (const { service, impl } of allServices) router.service(service, impl);
     },
-    interceptors: [createErrorInterceptor(report)],
+    // The observer goes first (outermost), so it records the codes the error interceptor maps to.
+    interceptors: [createObservingInterceptor(observer), createErrorInterceptor(report)],
     shutdownSignal: forceShutdown.signal,
     fallback: sendNotFound,
   });
@@ -127,17 +149,22 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
   const http1 = createHttp1Stack({
     handler: connectHandler,
     rest: options.http,
-    healthRest: createHealthRestHandler({
-      version: options.version ?? packageVersion,
-      readiness: async () => {
-        if (closing !== undefined) return { shutdown: "the server is shutting down" };
-        return options.readiness === undefined ? {} : options.readiness();
-      },
-    }),
+    builtins: [
+      createHealthRestHandler({
+        version: options.version ?? packageVersion,
+        readiness: async () => {
+          if (closing !== undefined) return { shutdown: "the server is shutting down" };
+          return options.readiness === undefined ? {} : options.readiness();
+        },
+      }),
+      ...(options.serveMetrics === true ? [createMetricsRestHandler(metrics.registry)] : []),
+    ],
+    rpcPaths: new Set(allServices.flatMap(({ service }) => service.methods.map((m) => `/${service.typeName}/${m.name}`))),
+    observer,
     report,
   });
   const h2c = (options.h2c ?? "grpc-js") === "grpc-js"
-    ? createGrpcJsStack(allServices, forceShutdown.signal, report)
+    ? createGrpcJsStack(allServices, { shutdownSignal: forceShutdown.signal, onUnexpectedError: report, observer })
     : createConnectH2cStack(connectHandler);
 
   const sniffer = createProtocolSniffer({
@@ -195,6 +222,7 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
       return address !== null && typeof address === "object" ? address : undefined;
     },
     setHealthStatus: (service, status) => health.setStatus(service, status),
+    metrics,
   };
 }
 
@@ -211,11 +239,19 @@ interface Stack {
 interface Http1StackOptions {
   handler: NodeHandlerFn;
   rest: RestHandler | undefined;
-  healthRest: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** The server's own endpoints (health, version, metrics), consulted after `rest`. */
+  builtins: readonly RestHandler[];
+  /** The paths of the RPC methods; requests to them are observed by connect-node's interceptor instead. */
+  rpcPaths: ReadonlySet<string>;
+  observer: PlaneObserver;
   report: UnexpectedErrorReporter;
 }
 
-/** The HTTP/1.1 side: REST first, then health endpoints, then connect-node (Connect, gRPC-Web). */
+/**
+ * The HTTP/1.1 side: REST first, then the built-in endpoints, then connect-node (Connect, gRPC-Web).
+ * Requests that aren't RPCs are observed here as REST, labelled with the path that answered them; paths
+ * nothing answers are counted as "other", so unknown URLs can't blow up the metrics' cardinality.
+ */
 function createHttp1Stack(options: Http1StackOptions): Stack & { close(): void } {
   // Responses in progress per connection, so a drain can close each connection as soon as it is idle.
   const active = new Map<Socket, Set<ServerResponse>>();
@@ -231,9 +267,21 @@ function createHttp1Stack(options: Http1StackOptions): Stack & { close(): void }
       if (draining && responses.size === 0) socket.end();
     });
     if (draining) res.setHeader("connection", "close");
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const observation = options.rpcPaths.has(path) ? undefined : options.observer.startHttp(req);
+    // "close" comes once the response is sent or the connection is gone. Whatever answered gets the path as
+    // its route, except Connect's fallback: that is the 404 for paths nothing serves.
+    if (observation !== undefined) {
+      res.once("close", () => observation.end(unrouted.has(res) ? undefined : path, res.statusCode));
+    }
     try {
-      if (options.rest !== undefined && (await options.rest(req, res))) return;
-      if (await options.healthRest(req, res)) return;
+      const answer = async (): Promise<boolean> => {
+        for (const handler of options.rest === undefined ? options.builtins : [options.rest, ...options.builtins]) {
+          if (await handler(req, res)) return true;
+        }
+        return false;
+      };
+      if (await (observation === undefined ? answer() : otelContext.with(observation.context, answer))) return;
       options.handler(req, res);
     } catch (error) {
       const failure = toGatehouseError(error);
@@ -272,15 +320,9 @@ function createHttp1Stack(options: Http1StackOptions): Stack & { close(): void }
 }
 
 /** h2c to grpc-js: fast gRPC, nothing else. */
-function createGrpcJsStack(
-  services: readonly PlaneService[],
-  shutdownSignal: AbortSignal,
-  report: UnexpectedErrorReporter,
-): Stack {
+function createGrpcJsStack(services: readonly PlaneService[], options: GrpcJsRegistrationOptions): Stack {
   const server = new GrpcServer();
-  for (const { service, impl } of services) {
-    registerOnGrpcJs(server, service, impl, { shutdownSignal, onUnexpectedError: report });
-  }
+  for (const { service, impl } of services) registerOnGrpcJs(server, service, impl, options);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   return {
     accept: (socket) => injector.injectConnection(socket),
@@ -310,8 +352,12 @@ function createConnectH2cStack(handler: NodeHandlerFn): Stack {
   };
 }
 
+/** Responses Connect's fallback answered, so the metrics count them as "other" rather than by path. */
+const unrouted = new WeakSet<object>();
+
 /** Connect's fallback: unknown paths get Ory's 404 body. */
 const sendNotFound: NodeHandlerFn = (req, res) => {
+  unrouted.add(res);
   const body = JSON.stringify(oryErrorBodyOf(new NotFoundError(`no route for ${req.method ?? "?"} ${req.url ?? "?"}`)));
   res.writeHead(404, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
   res.end(body);
