@@ -11,6 +11,18 @@ Commands:
                         Exit 0 when all pass, 1 when any fails, 2 for an invalid file.
   migrate               Apply the database migrations to PostgreSQL (--database-url or GATEHOUSE_DATABASE_URL)
                         or to the embedded store (--data-dir, default ./.gatehouse/data).
+
+Client commands (native gRPC to a running server; see \`gatehouse <command> --help\`):
+  check TUPLE           Does ns:obj#rel@subject hold? Prints allowed/denied and the snaptoken (read endpoint).
+  expand NS:OBJ#REL     Print the userset tree (read endpoint).
+  tuples create|delete|list
+                        Write tuples from arguments or JSON/YAML files, delete them or by filter (write
+                        endpoint); list them as a table or JSON (read endpoint).
+  schema push|get|validate
+                        Store, print or check a schema (OPL or OpenFGA DSL).
+  namespaces            List the namespaces of the stored schema (read endpoint).
+  Exit codes: 0 done, 1 the request failed, 2 usage error, 3 denied (check --exit-code).
+
   help                  Show this text.
 `;
 
@@ -25,6 +37,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await import("./commands/validate.js")).runValidate(rest);
     case "migrate":
       return (await import("./commands/migrate.js")).runMigrate(rest);
+    case "check":
+      return (await import("./commands/check.js")).runCheck(rest);
+    case "expand":
+      return (await import("./commands/expand.js")).runExpand(rest);
+    case "tuples":
+      return (await import("./commands/tuples.js")).runTuples(rest);
+    case "schema":
+      return (await import("./commands/schema.js")).runSchema(rest);
+    case "namespaces":
+      return (await import("./commands/namespaces.js")).runNamespaces(rest);
     case undefined:
     case "help":
     case "--help":
