@@ -150,6 +150,16 @@ describe("gatehouse serve", () => {
     expect(result.checkedAt?.token).toBe(writtenAt?.token);
   });
 
+  it("answers side-effect-free methods over Connect GET", async () => {
+    const message = JSON.stringify({
+      relationship: { namespace: "Doc", object: "readme", relation: "view", subject: { id: "anne" } },
+    });
+    const url = `http://127.0.0.1:${read}/gatehouse.authz.v1.PermissionService/Check?connect=v1&encoding=json&message=${encodeURIComponent(message)}`;
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ allowed: true });
+  });
+
   it("keeps write methods off the read plane", async () => {
     const writes = createClient(RelationshipService, createConnectTransport({ baseUrl: `http://127.0.0.1:${read}`, httpVersion: "1.1" }));
     const err = await writes.writeRelationships({ updates: [] }).catch((e: unknown) => e);
