@@ -109,7 +109,17 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
     ...(options.metricsRegistry === undefined ? {} : { registry: options.metricsRegistry }),
     ...(options.revisionLag === undefined ? {} : { revisionLag: options.revisionLag }),
   });
+  // Ready means the store answers and the snapshot has caught up with it (Keto: 503 with the reasons).
+  const readiness = async (): Promise<Record<string, string>> => {
+    try {
+      await engine.catchUp();
+      return {};
+    } catch (err) {
+      return { store: err instanceof Error ? err.message : "unreachable" };
+    }
+  };
   const common = {
+    readiness,
     metrics,
     ...(options.h2c === undefined ? {} : { h2c: options.h2c }),
     ...(options.shutdownTimeoutMillis === undefined ? {} : { shutdownTimeoutMillis: options.shutdownTimeoutMillis }),

@@ -11,7 +11,10 @@ import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../cli/commands/serve.js";
 import { defaultConfig, type GatehouseConfig } from "../../cli/config/config.js";
+import { openPermissionEngine } from "../../engine/permission-engine.js";
+import { createMemoryStore } from "../../engine/store/index.js";
 import { hashApiKey } from "../../gateways/auth/api-keys.js";
+import { startAuthzPlanes } from "../../gateways/authz-planes.js";
 import { PermissionService } from "../../proto/gen/gatehouse/authz/v1/permission_service_pb.js";
 import { RelationshipService } from "../../proto/gen/gatehouse/authz/v1/relationship_service_pb.js";
 import { RelationshipUpdate_Operation } from "../../proto/gen/gatehouse/authz/v1/relationship_pb.js";
@@ -164,6 +167,25 @@ describe("gatehouse serve", () => {
     const writes = createClient(RelationshipService, createConnectTransport({ baseUrl: `http://127.0.0.1:${read}`, httpVersion: "1.1" }));
     const err = await writes.writeRelationships({ updates: [] }).catch((e: unknown) => e);
     expect(ConnectError.from(err).code).toBe(Code.Unimplemented);
+  });
+});
+
+describe("readiness", () => {
+  it("is ready while the store answers and 503 with the reason once it does not", async () => {
+    const store = createMemoryStore();
+    const engine = await openPermissionEngine({ store });
+    const at = { host: "127.0.0.1", port: 0 };
+    const planes = await startAuthzPlanes({ engine, read: at, write: at, opl: at, shutdownTimeoutMillis: 500 });
+    try {
+      const ready = await fetch(`http://127.0.0.1:${planes.ports.read}/health/ready`);
+      expect(ready.status).toBe(200);
+      await store.close();
+      const notReady = await fetch(`http://127.0.0.1:${planes.ports.read}/health/ready`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toMatchObject({ errors: { store: expect.stringMatching(/closed/) as unknown } });
+    } finally {
+      await planes.close();
+    }
   });
 });
 
