@@ -1,5 +1,5 @@
 /** `gatehouse tuples create|delete|list`: dispatches to the sub-command. */
-import { ExitCode } from "../client/errors.js";
+import { dispatchSubCommand } from "../client/dispatch.js";
 import { processIo, type ClientIo } from "../client/io.js";
 
 const usage = `Usage: gatehouse tuples <create|delete|list> [options]
@@ -14,22 +14,10 @@ See \`gatehouse tuples <command> --help\`.
 `;
 
 /** Runs `gatehouse tuples …`; returns the exit code. */
-export async function runTuples(args: readonly string[], io: ClientIo = processIo): Promise<number> {
-  const [command, ...rest] = args;
-  switch (command) {
-    case "create":
-      return (await import("./tuples-create.js")).runTuplesCreate(rest, io);
-    case "delete":
-      return (await import("./tuples-delete.js")).runTuplesDelete(rest, io);
-    case "list":
-      return (await import("./tuples-list.js")).runTuplesList(rest, io);
-    case "help":
-    case "--help":
-    case "-h":
-      io.out(usage);
-      return ExitCode.ok;
-    default:
-      io.err(command === undefined ? usage : `gatehouse tuples: unknown command "${command}"\n\n${usage}`);
-      return ExitCode.usage;
-  }
+export function runTuples(args: readonly string[], io: ClientIo = processIo): Promise<number> {
+  return dispatchSubCommand("tuples", usage, {
+    create: async () => (await import("./tuples-create.js")).runTuplesCreate,
+    delete: async () => (await import("./tuples-delete.js")).runTuplesDelete,
+    list: async () => (await import("./tuples-list.js")).runTuplesList,
+  }, args, io);
 }
