@@ -62,4 +62,7 @@ async function main(): Promise<void> {
   process.stdout.write(`port ${server.planes.ports.read}\n`);
 }
 
+// Exit normally on a signal so that --cpu-prof can write its profile.
+process.on("SIGINT", () => process.exit(0));
+process.on("SIGTERM", () => process.exit(0));
 void main();

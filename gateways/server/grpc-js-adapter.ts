@@ -112,7 +112,7 @@ function unaryHandler(
         }
       } finally {
         call.off("cancelled", cancel);
-        context.abort();
+        context.abort(CALL_ENDED);
       }
     };
     void (observation === undefined ? run() : otelContext.with(observation.context, run));
@@ -156,7 +156,7 @@ function serverStreamingHandler(
         }
       } finally {
         call.off("cancelled", cancel);
-        context.abort();
+        context.abort(CALL_ENDED);
       }
     };
     void (observation === undefined ? run() : otelContext.with(observation.context, run));
@@ -180,6 +180,13 @@ function endCancelled(observation: RpcObservation | undefined, signal: AbortSign
   const reason: unknown = signal.reason;
   observation?.end(reason instanceof ConnectError ? reason.code : Code.Canceled);
 }
+
+/**
+ * The reason the signal carries once a call is over. Aborting releases the listeners connect links to the
+ * shutdown signal; passing a reason made once avoids a DOMException (with its stack trace) per call, which
+ * profiling showed among the top costs of a unary call.
+ */
+const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
 
 function contextOf(
   call: AnyCall,
