@@ -188,13 +188,15 @@ function endCancelled(observation: RpcObservation | undefined, signal: AbortSign
  */
 const CALL_ENDED = new ConnectError("the call has ended", Code.Canceled);
 
+/** The reason the signal carries when the client cancels the call. */
+const CLIENT_CANCELLED = new ConnectError("the client cancelled the call", Code.Canceled);
+
 function contextOf(
   call: AnyCall,
   method: DescMethod,
   path: string,
   shutdownSignal: AbortSignal | undefined,
 ): { context: ReturnType<typeof createHandlerContext>; cancel: () => void } {
-  const cancelled = new AbortController();
   const deadline = call.getDeadline();
   const deadlineMillis = deadline instanceof Date ? deadline.getTime() : deadline;
   const context = createHandlerContext({
@@ -204,11 +206,11 @@ function contextOf(
     requestMethod: "POST",
     url: `http://${call.getHost()}${path}`,
     requestHeader: headersOf(call.metadata),
-    requestSignal: cancelled.signal,
     ...(Number.isFinite(deadlineMillis) ? { timeoutMs: Math.max(0, deadlineMillis - Date.now()) } : {}),
     ...(shutdownSignal === undefined ? {} : { shutdownSignal }),
   });
-  return { context, cancel: () => cancelled.abort() };
+  // Aborting the context itself on cancel saves an AbortController per call (a measurable cost per call).
+  return { context, cancel: () => context.abort(CLIENT_CANCELLED) };
 }
 
 /**
