@@ -9,7 +9,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { startServer } from "../cli/commands/serve.js";
-import { defaultConfig } from "../cli/config/config.js";
+import { loopbackConfig } from "../cli/config/config.js";
 import { PermissionService, type CheckRequest, type CheckResponse } from "../proto/gen/gatehouse/authz/v1/permission_service_pb.js";
 
 const variant = process.argv[2] ?? "plane-grpc-js";
@@ -45,12 +45,7 @@ async function main(): Promise<void> {
     process.stdout.write(`port ${port}\n`);
     return;
   }
-  const config = defaultConfig();
-  config.dsn = { kind: "memory" };
-  for (const plane of [config.serve.read, config.serve.write, config.serve.opl]) {
-    plane.host = "127.0.0.1";
-    plane.port = 0;
-  }
+  const config = loopbackConfig();
   config.serve.h2c = variant === "plane-connect" ? "connect" : "grpc-js";
   const server = await startServer(config, () => {});
   const { engine } = server;

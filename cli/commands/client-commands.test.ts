@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../gateways/auth/api-keys.js";
-import { defaultConfig } from "../config/config.js";
+import { loopbackConfig } from "../config/config.js";
 import type { ClientIo } from "../client/io.js";
 import { runCheck } from "./check.js";
 import { runExpand } from "./expand.js";
@@ -52,12 +52,7 @@ async function run(runner: Runner, args: string[], extraEnv: Record<string, stri
 const drive = join(root, "examples/drive/drive.keto.ts");
 
 beforeAll(async () => {
-  const config = defaultConfig();
-  config.dsn = { kind: "memory" };
-  for (const plane of [config.serve.read, config.serve.write, config.serve.opl]) {
-    plane.host = "127.0.0.1";
-    plane.port = 0;
-  }
+  const config = loopbackConfig();
   config.serve.writeApiKeyHashes = [hashApiKey(KEY)];
   config.serve.shutdownTimeoutMillis = 1_000;
   server = await startServer(config, () => {});

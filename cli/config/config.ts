@@ -63,6 +63,20 @@ export function defaultConfig(): GatehouseConfig {
   };
 }
 
+/**
+ * A configuration for tests, benchmarks and embedding: every plane on 127.0.0.1 with a free port (0),
+ * over `dsn` (default in memory). Read the bound ports from the running server.
+ */
+export function loopbackConfig(dsn: Dsn = { kind: "memory" }): GatehouseConfig {
+  const config = defaultConfig();
+  config.dsn = dsn;
+  for (const plane of [config.serve.read, config.serve.write, config.serve.opl]) {
+    plane.host = "127.0.0.1";
+    plane.port = 0;
+  }
+  return config;
+}
+
 /** Parses a DSN string; `source` names where it came from for the error. */
 export function parseDsn(text: string, source: string): Dsn {
   if (text === "memory") return { kind: "memory" };

@@ -10,7 +10,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../cli/commands/serve.js";
-import { defaultConfig, type GatehouseConfig } from "../../cli/config/config.js";
+import { loopbackConfig, type GatehouseConfig } from "../../cli/config/config.js";
 import { openPermissionEngine } from "../../engine/permission-engine.js";
 import { createMemoryStore } from "../../engine/store/index.js";
 import { hashApiKey } from "../../gateways/auth/api-keys.js";
@@ -33,12 +33,7 @@ class Doc implements Namespace {
 }`;
 
 function config(): GatehouseConfig {
-  const c = defaultConfig();
-  c.dsn = { kind: "memory" };
-  for (const plane of [c.serve.read, c.serve.write, c.serve.opl]) {
-    plane.host = "127.0.0.1";
-    plane.port = 0;
-  }
+  const c = loopbackConfig();
   c.serve.writeApiKeyHashes = [hashApiKey(KEY)];
   c.serve.shutdownTimeoutMillis = 2_000;
   return c;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../../cli/commands/serve.js";
-import { defaultConfig, type Dsn, type GatehouseConfig } from "../../../cli/config/config.js";
+import { loopbackConfig, type Dsn, type GatehouseConfig } from "../../../cli/config/config.js";
 import { createTempDatabase, shouldRunPostgresSuite, type TempDatabase } from "../../support/postgres.js";
 import { cases, schema } from "./cases.js";
 import { clientFactories, type ClientName, type KetoClient, type Ports } from "./clients.js";
@@ -22,12 +22,7 @@ import { clientFactories, type ClientName, type KetoClient, type Ports } from ".
 const knownFailures = new Set<string>([]);
 
 function config(dsn: Dsn, schemaFile: string): GatehouseConfig {
-  const c = defaultConfig();
-  c.dsn = dsn;
-  for (const plane of [c.serve.read, c.serve.write, c.serve.opl]) {
-    plane.host = "127.0.0.1";
-    plane.port = 0;
-  }
+  const c = loopbackConfig(dsn);
   c.serve.shutdownTimeoutMillis = 2_000;
   c.namespaces.location = schemaFile;
   // Keto's default global depth (`limit.max_read_depth`).
