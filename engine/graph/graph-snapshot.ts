@@ -2,12 +2,17 @@
  * The in-memory graph snapshot: every tuple version the store reported, kept in step with the changelog, and
  * read through MVCC views. A view at revision R sees exactly the tuples live at R (added at or before R and
  * not removed at or before R), so a check at an older snaptoken is answered from memory, not from SQL.
+ *
+ * The tables live in SharedArrayBuffers (`shared/shared-tables.ts`) and speak interned ids, so worker threads
+ * evaluate on them without a copy; the string interners and the "known objects" index stay on this thread.
  */
 import { InvalidArgumentError } from "../../common/errors.js";
 import type { Revision, TupleChange } from "../store/tuple-store.js";
 import type { RelationTuple, Subject, SubjectSet } from "../tuple.js";
 import type { GraphView, ObjectRelation } from "./graph-view.js";
-import { EdgeStore } from "./internal/edge-store.js";
+import type { IntGraph, NameInterner } from "./int-graph.js";
+import { Interner } from "./internal/interner.js";
+import { SharedGraphTables, type SharedGraphLayout, type SharedGraphReader } from "./shared/shared-tables.js";
 
 function checkRevision(revision: number, field: string): void {
   if (!Number.isSafeInteger(revision) || revision < 0) {
@@ -23,6 +28,61 @@ export interface GraphSnapshotStats {
   readonly edgeVersions: number;
   /** Interned usersets and subjects. */
   readonly nodes: number;
+  /** Bytes of the shared tables (allocated capacity). */
+  readonly sharedBytes: number;
+}
+
+/** Name → id lookups that never create an id (-1 when the snapshot never saw the name). */
+export interface SnapshotNames {
+  typeId(name: string): number;
+  objectId(name: string): number;
+  relationId(name: string): number;
+  typeName(id: number): string;
+  objectName(id: number): string;
+  relationName(id: number): string;
+}
+
+/** Strings and the per-type index of known objects: everything the shared tables leave to this thread. */
+class Dictionary implements SnapshotNames {
+  readonly types = new Interner("namespaces", 2048);
+  readonly objects = new Interner("object ids", 2 ** 30);
+  readonly relations = new Interner("relation names", 2048);
+  /** type → object id → first revision at which the pair appeared anywhere. */
+  readonly known = new Map<number, Map<number, Revision>>();
+
+  constructor() {
+    // Type 0 and relation 0 are "": bare subject ids are nodes (type "", id, relation "").
+    this.types.intern("");
+    this.relations.intern("");
+  }
+
+  typeId(name: string): number {
+    return this.types.find(name);
+  }
+  objectId(name: string): number {
+    return this.objects.find(name);
+  }
+  relationId(name: string): number {
+    return this.relations.find(name);
+  }
+  typeName(id: number): string {
+    return this.types.name(id);
+  }
+  objectName(id: number): string {
+    return this.objects.name(id);
+  }
+  relationName(id: number): string {
+    return this.relations.name(id);
+  }
+
+  remember(type: number, object: number, revision: Revision): void {
+    let objects = this.known.get(type);
+    if (objects === undefined) {
+      objects = new Map();
+      this.known.set(type, objects);
+    }
+    if (!objects.has(object)) objects.set(object, revision);
+  }
 }
 
 /**
@@ -30,18 +90,40 @@ export interface GraphSnapshotStats {
  * `apply`, and forgets history with `compact`. Free of I/O and global state.
  */
 export class GraphSnapshot {
-  private readonly store = new EdgeStore();
+  private readonly dict = new Dictionary();
+  private readonly tables: SharedGraphTables;
   private head: Revision = 0;
   private oldest: Revision = 0;
 
-  /** Builds a snapshot from a full read of the store at `revision`; older revisions cannot be read from it. */
-  static build(tuples: Iterable<RelationTuple>, revision: Revision): GraphSnapshot {
+  constructor(capacity?: { tuples?: number }) {
+    const tuples = capacity?.tuples;
+    this.tables = new SharedGraphTables(tuples === undefined ? {} : { edges: tuples, nodes: Math.ceil(tuples / 2) });
+  }
+
+  /**
+   * Builds a snapshot from a full read of the store at `revision`; older revisions cannot be read from it.
+   * `expectedTuples` pre-sizes the tables (they grow past it).
+   */
+  static build(tuples: Iterable<RelationTuple>, revision: Revision, expectedTuples?: number): GraphSnapshot {
     checkRevision(revision, "revision");
-    const snapshot = new GraphSnapshot();
-    for (const tuple of tuples) snapshot.store.insert(tuple, revision);
+    const snapshot = new GraphSnapshot(expectedTuples === undefined ? undefined : { tuples: expectedTuples });
+    for (const tuple of tuples) snapshot.insert(tuple, revision);
     snapshot.head = revision;
     snapshot.oldest = revision;
     return snapshot;
+  }
+
+  /** Adds tuples live at the snapshot's own revision, for a build that streams pages (before any `apply`). */
+  load(tuples: Iterable<RelationTuple>, revision: Revision): void {
+    checkRevision(revision, "revision");
+    if (this.head !== 0 && revision !== this.head) {
+      throw new InvalidArgumentError(`load: revision ${revision} differs from the snapshot's ${this.head}`, {
+        details: { field: "revision" },
+      });
+    }
+    for (const tuple of tuples) this.insert(tuple, revision);
+    this.head = revision;
+    this.oldest = revision;
   }
 
   /** The newest revision applied. */
@@ -56,7 +138,31 @@ export class GraphSnapshot {
 
   /** Sizes of the internal tables. */
   stats(): GraphSnapshotStats {
-    return { edgeVersions: this.store.edgeNode.length, nodes: this.store.nodeType.length };
+    return { edgeVersions: this.tables.edgeTotal, nodes: this.tables.nodeTotal, sharedBytes: this.tables.byteLength };
+  }
+
+  /** Id lookups of names (never creating one). */
+  get names(): SnapshotNames {
+    return this.dict;
+  }
+
+  /** Interns schema names, so a compiled int schema uses the graph's ids. */
+  nameInterner(): NameInterner {
+    const { dict } = this;
+    return {
+      internType: (name) => dict.types.intern(name),
+      internRelation: (name) => dict.relations.intern(name),
+    };
+  }
+
+  /** The shared tables' current buffers: what a worker thread needs to read the graph. */
+  get layout(): SharedGraphLayout {
+    return this.tables.layout;
+  }
+
+  /** The graph by ids, read on this thread. Read it at revisions in [horizon, revision]. */
+  intGraph(): IntGraph {
+    return this.tables.reader;
   }
 
   /**
@@ -88,8 +194,8 @@ export class GraphSnapshot {
       }
     }
     for (const change of changes) {
-      if (change.op === "insert") this.store.insert(change.tuple, change.revision);
-      else this.store.remove(change.tuple, change.revision);
+      if (change.op === "insert") this.insert(change.tuple, change.revision);
+      else this.remove(change.tuple, change.revision);
     }
     this.head = untilRevision ?? last;
   }
@@ -106,8 +212,13 @@ export class GraphSnapshot {
       });
     }
     if (minRevision <= this.oldest) return;
-    this.store.compact(minRevision);
+    this.tables.compact(minRevision);
     this.oldest = minRevision;
+  }
+
+  /** Tuple versions that `compact(minRevision)` would drop (to decide whether compacting is worth it). */
+  removedBy(minRevision: Revision): number {
+    return this.tables.countRemovedBy(minRevision);
   }
 
   /** A read-only view of the tuples live at `revision` (default: the head). */
@@ -120,7 +231,7 @@ export class GraphSnapshot {
       });
     }
     this.checkHorizon(revision);
-    return new SnapshotView(this, this.store, revision);
+    return new SnapshotView(this, this.dict, revision);
   }
 
   /** Throws when history needed to read at `revision` has been compacted away. */
@@ -132,78 +243,138 @@ export class GraphSnapshot {
       );
     }
   }
+
+  /** The reader of the current tables (views read through it, so they follow growth and compaction). */
+  get reader(): SharedGraphReader {
+    return this.tables.reader;
+  }
+
+  private insert(tuple: RelationTuple, revision: Revision): void {
+    const { dict, tables } = this;
+    const type = dict.types.intern(tuple.namespace);
+    const object = dict.objects.intern(tuple.object);
+    const node = tables.internNode(type, object, dict.relations.intern(tuple.relation));
+    const s = tuple.subject;
+    let subject: number;
+    if (s.kind === "id") {
+      const id = dict.objects.intern(s.id);
+      subject = tables.internNode(0, id, 0);
+      dict.remember(0, id, revision);
+    } else {
+      const sType = dict.types.intern(s.namespace);
+      const sObject = dict.objects.intern(s.object);
+      subject = tables.internNode(sType, sObject, dict.relations.intern(s.relation));
+      dict.remember(sType, sObject, revision);
+    }
+    dict.remember(type, object, revision);
+    tables.insertEdge(node, subject, revision);
+  }
+
+  private remove(tuple: RelationTuple, revision: Revision): void {
+    const { dict } = this;
+    const reader = this.tables.reader;
+    const node = reader.findNode(dict.typeId(tuple.namespace), dict.objectId(tuple.object), dict.relationId(tuple.relation));
+    const subject = subjectNode(reader, dict, tuple.subject);
+    if (node >= 0 && subject >= 0) this.tables.removeEdge(node, subject, revision);
+  }
 }
 
-/** The MVCC view: a revision and the shared store; it copies nothing. */
+function subjectNode(reader: IntGraph, names: SnapshotNames, subject: Subject): number {
+  return subject.kind === "id"
+    ? reader.findNode(0, names.objectId(subject.id), 0)
+    : reader.findNode(names.typeId(subject.namespace), names.objectId(subject.object), names.relationId(subject.relation));
+}
+
+/** The MVCC view: a revision over the shared tables; it copies nothing. */
 class SnapshotView implements GraphView {
   constructor(
     private readonly snapshot: GraphSnapshot,
-    private readonly store: EdgeStore,
+    private readonly dict: Dictionary,
     readonly revision: Revision,
   ) {}
 
+  private node(namespace: string, object: string, relation: string): number {
+    const { dict } = this;
+    return this.snapshot.reader.findNode(dict.typeId(namespace), dict.objectId(object), dict.relationId(relation));
+  }
+
+  private subjectOf(node: number): Subject {
+    const reader = this.snapshot.reader;
+    const { dict } = this;
+    const type = reader.nodeType(node);
+    const object = dict.objectName(reader.nodeObject(node));
+    if (type === 0) return { kind: "id", id: object };
+    return { kind: "set", namespace: dict.typeName(type), object, relation: dict.relationName(reader.nodeRelation(node)) };
+  }
+
+  /** Visible subjects of one list, oldest first (lists are newest first). */
+  private listed(first: number, next: (edge: number) => number): number[] {
+    const reader = this.snapshot.reader;
+    const out: number[] = [];
+    for (let e = first; e >= 0; e = next(e)) if (reader.edgeVisible(e, this.revision)) out.push(reader.edgeSubject(e));
+    return out.reverse();
+  }
+
   hasTuple(namespace: string, object: string, relation: string, subject: Subject): boolean {
     this.snapshot.checkHorizon(this.revision);
-    const node = this.store.findNode(namespace, object, relation);
+    const reader = this.snapshot.reader;
+    const node = this.node(namespace, object, relation);
     if (node < 0) return false;
-    const s = this.store.findSubject(subject);
-    return s >= 0 && this.store.liveAt(node, s, this.revision);
+    return reader.hasEdge(node, subjectNode(reader, this.dict, subject), this.revision);
   }
 
   *subjects(namespace: string, object: string, relation: string): Iterable<Subject> {
     this.snapshot.checkHorizon(this.revision);
-    const node = this.store.findNode(namespace, object, relation);
+    const node = this.node(namespace, object, relation);
     if (node < 0) return;
-    for (const index of [this.store.direct, this.store.sets]) {
-      const pairs = index.get(node);
-      if (pairs === undefined) continue;
-      for (const s of pairs.keys()) {
-        if (this.store.liveAt(node, s, this.revision)) yield this.store.subjectOf(s);
-      }
-    }
+    const reader = this.snapshot.reader;
+    for (const s of this.listed(reader.firstDirectEdge(node), (e) => reader.nextDirectEdge(e))) yield this.subjectOf(s);
+    for (const s of this.listed(reader.firstSetEdge(node), (e) => reader.nextSetEdge(e))) yield this.subjectOf(s);
   }
 
   *subjectSets(namespace: string, object: string, relation: string): Iterable<SubjectSet> {
     this.snapshot.checkHorizon(this.revision);
-    const node = this.store.findNode(namespace, object, relation);
+    const node = this.node(namespace, object, relation);
     if (node < 0) return;
-    const pairs = this.store.sets.get(node);
-    if (pairs === undefined) return;
-    for (const s of pairs.keys()) {
-      if (this.store.liveAt(node, s, this.revision)) yield this.store.subjectSetOf(s);
-    }
+    const reader = this.snapshot.reader;
+    for (const s of this.listed(reader.firstSetEdge(node), (e) => reader.nextSetEdge(e))) yield this.subjectOf(s) as SubjectSet;
   }
 
   *objectsWithSubject(subject: Subject, namespace?: string, relation?: string): Iterable<ObjectRelation> {
     this.snapshot.checkHorizon(this.revision);
-    const s = this.store.findSubject(subject);
+    const reader = this.snapshot.reader;
+    const { dict } = this;
+    const s = subjectNode(reader, dict, subject);
     if (s < 0) return;
-    const nodes = this.store.reverse.get(s);
-    if (nodes === undefined) return;
-    const { store } = this;
-    const type = namespace === undefined ? -1 : store.types.find(namespace);
-    const rel = relation === undefined ? -1 : store.relations.find(relation);
+    const type = namespace === undefined ? -1 : dict.typeId(namespace);
+    const rel = relation === undefined ? -1 : dict.relationId(relation);
     if ((namespace !== undefined && type < 0) || (relation !== undefined && rel < 0)) return;
-    for (const node of nodes) {
-      if (type >= 0 && store.nodeType.get(node) !== type) continue;
-      if (rel >= 0 && store.nodeRelation.get(node) !== rel) continue;
-      if (!store.liveAt(node, s, this.revision)) continue;
+    const nodes: number[] = [];
+    for (let e = reader.firstInEdge(s); e >= 0; e = reader.nextInEdge(e)) {
+      if (!reader.edgeVisible(e, this.revision)) continue;
+      const node = reader.edgeNode(e);
+      if (type >= 0 && reader.nodeType(node) !== type) continue;
+      if (rel >= 0 && reader.nodeRelation(node) !== rel) continue;
+      nodes.push(node);
+    }
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i] as number;
       yield {
-        namespace: store.types.name(store.nodeType.get(node)),
-        object: store.objects.name(store.nodeObject.get(node)),
-        relation: store.relations.name(store.nodeRelation.get(node)),
+        namespace: dict.typeName(reader.nodeType(node)),
+        object: dict.objectName(reader.nodeObject(node)),
+        relation: dict.relationName(reader.nodeRelation(node)),
       };
     }
   }
 
   *objectsOfType(namespace: string): Iterable<string> {
     this.snapshot.checkHorizon(this.revision);
-    const type = this.store.types.find(namespace);
-    const objects = type < 0 ? undefined : this.store.known.get(type);
+    const type = this.dict.typeId(namespace);
+    const objects = type < 0 ? undefined : this.dict.known.get(type);
     if (objects === undefined) return;
     for (const [object, since] of objects) {
       // "Known" is monotone: an id stays known after its tuples are deleted (a complement may still hold).
-      if (since <= this.revision) yield this.store.objects.name(object);
+      if (since <= this.revision) yield this.dict.objectName(object);
     }
   }
 }
