@@ -1,3 +1,5 @@
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { SharedGraphReader, SharedGraphTables } from "./shared-tables.js";
@@ -75,13 +77,15 @@ describe("shared graph tables", () => {
     const reader = new URL("./shared-tables.ts", import.meta.url).href;
     const code = `
       const { parentPort, workerData } = require("node:worker_threads");
-      import(workerData.reader).then(({ SharedGraphReader }) => {
+      import(workerData.tsx).then((tsx) => tsx.register()).then(() => import(workerData.reader)).then(({ SharedGraphReader }) => {
         const r = new SharedGraphReader(workerData.layout);
         let found = 0;
         for (let i = 0; i < 1000; i++) if (r.hasEdge(r.findNode(1, i, 1), r.findNode(2, i, 0), 1)) found++;
         parentPort.postMessage(found);
       });`;
-    const worker = new Worker(code, { eval: true, workerData: { layout, reader }, execArgv: ["--import", "tsx"] });
+    // Workers do not inherit tsx's loader: register it inside the worker before importing TypeScript.
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href;
+    const worker = new Worker(code, { eval: true, workerData: { layout, reader, tsx } });
     const found = await new Promise((resolve, reject) => {
       worker.once("message", resolve);
       worker.once("error", reject);
