@@ -280,6 +280,19 @@ export function describeTupleStoreContract(
         expect((await store.read({}, { revision: 2 })).revision).toBe(2);
       });
 
+      it("scans every tuple live at a revision in batches, in key order", async () => {
+        await store.write([touch("doc:a#r@x"), touch("doc:b#r@x"), touch("doc:c#r@x")]); // r1
+        await store.write([del("doc:b#r@x"), touch("doc:d#r@x"), touch("doc:e#r@x")]); // r2
+        const scanned = async (revision: number, batch: number): Promise<string[][]> => {
+          const out: string[][] = [];
+          for await (const tuples of store.scan(revision, batch)) out.push(tuples.map(formatTuple));
+          return out;
+        };
+        expect(await scanned(1, 2)).toEqual([["doc:a#r@x", "doc:b#r@x"], ["doc:c#r@x"]]);
+        expect(await scanned(2, 2)).toEqual([["doc:a#r@x", "doc:c#r@x"], ["doc:d#r@x", "doc:e#r@x"]]);
+        expect(await scanned(0, 2)).toEqual([]);
+      });
+
       it("refuses a revision ahead of the head or not a revision", async () => {
         await store.write([touch("doc:a#r@x")]);
         await expectError(store.read({}, { revision: 2 }), "invalid_argument", "revision");

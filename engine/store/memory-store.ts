@@ -8,6 +8,7 @@ import type { SchemaLanguage } from "../schema/ir.js";
 import { createPageTokenCodec } from "./page-token.js";
 import { cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
 import { tupleMatchesFilter } from "./tuple-filter.js";
+import type { RelationTuple } from "../tuple.js";
 import { compareTupleKeys, tupleFromKey, tupleKeyString } from "./tuple-key.js";
 import type {
   ChangesResult,
@@ -163,6 +164,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
         .sort(compareTupleKeys)
         .slice(0, plan.pageSize + 1);
       return finishPage(keys, plan, codec, filter);
+    },
+
+    async *scan(revision: Revision, batchSize = 20_000): AsyncIterable<RelationTuple[]> {
+      ensureOpen();
+      const keys = candidates({})
+        .filter((v) => visibleAt(v, revision))
+        .map((v) => v.k.key)
+        .sort(compareTupleKeys);
+      for (let i = 0; i < keys.length; i += batchSize) yield keys.slice(i, i + batchSize).map(tupleFromKey);
     },
 
     async changes(afterRevision: Revision, limit?: number): Promise<ChangesResult> {

@@ -20,6 +20,7 @@ import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "./sql-executor
 import { sqlStateOf, toRevision } from "./sql-executor.js";
 import { afterKeyCondition, bind, filterConditions, KEY_COLUMNS, keyValuesList } from "./sql-filter.js";
 import { assertMigrated, migrate } from "./sql-migrations.js";
+import type { RelationTuple } from "../tuple.js";
 import type { TupleKey } from "./tuple-key.js";
 import { tupleFromKey, tupleKeyString } from "./tuple-key.js";
 import type {
@@ -73,6 +74,9 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** Rows per query of a snapshot scan: large enough that 1M tuples take 50 round trips. */
+const SCAN_BATCH = 20_000;
 
 function rowKey(row: SqlRow): TupleKey {
   return [
@@ -273,6 +277,24 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
         params,
       );
       return finishPage(result.rows.map(rowKey), plan, codec, filter);
+    },
+
+    async *scan(revision: Revision, batchSize = SCAN_BATCH): AsyncIterable<RelationTuple[]> {
+      ensureOpen();
+      let after: TupleKey | undefined;
+      for (;;) {
+        const params: SqlValue[] = [revision];
+        const conds = ["created_rev <= $1::bigint", "(deleted_rev IS NULL OR deleted_rev > $1::bigint)"];
+        if (after !== undefined) conds.push(afterKeyCondition(after, params));
+        const result = await executor.query(
+          `SELECT ${KEY_COLUMNS} FROM gatehouse_tuples WHERE ${conds.join(" AND ")} ORDER BY ${KEY_COLUMNS} LIMIT ${bind(params, batchSize)}`,
+          params,
+        );
+        const keys = result.rows.map(rowKey);
+        if (keys.length > 0) yield keys.map(tupleFromKey);
+        if (keys.length < batchSize) return;
+        after = keys[keys.length - 1];
+      }
     },
 
     async changes(afterRevision: Revision, limit?: number): Promise<ChangesResult> {

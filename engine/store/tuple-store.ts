@@ -122,6 +122,12 @@ export interface TupleStore {
    */
   read(filter: TupleFilter, options?: ReadOptions): Promise<ReadResult>;
 
+  /**
+   * Every tuple live at `revision`, in key order, in batches of about `batchSize` (default 20,000): the bulk
+   * read that builds a snapshot, without page tokens or the page-size limit of `read`.
+   */
+  scan(revision: Revision, batchSize?: number): AsyncIterable<RelationTuple[]>;
+
   /** Reads the changelog after a revision, at most `limit` changes (default 1,000) but never a partial revision. */
   changes(afterRevision: Revision, limit?: number): Promise<ChangesResult>;
 
