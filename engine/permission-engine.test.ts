@@ -29,7 +29,8 @@ function describeEngine(name: string, open: () => Promise<TupleStore>): void {
   describe(`permission engine on ${name}`, () => {
     async function engineWithModel(): Promise<{ engine: PermissionEngine; store: TupleStore }> {
       const store = await open();
-      const engine = await openPermissionEngine({ store });
+      // No quantization: these tests read their own writes with the default consistency.
+      const engine = await openPermissionEngine({ store, quantizationMs: 0 });
       await engine.writeSchema(model);
       return { engine, store };
     }

@@ -3,8 +3,13 @@
  * store's changelog. Writes are validated against the schema before they reach the store; reads evaluate on
  * the snapshot at a revision, never with SQL per hop. Transports (the API issue) call this and nothing below it.
  */
-import { InvalidArgumentError, NotFoundError } from "../common/errors.js";
+import { InvalidArgumentError, NotFoundError, type GatehouseError, toGatehouseError } from "../common/errors.js";
+import { CheckCache, type CheckCacheStats } from "./cache/check-cache.js";
+import { RevisionClock } from "./cache/revision-clock.js";
 import { check, expand, lookupResources, lookupSubjects, type ExpandTree } from "./eval/index.js";
+import { requireRelation } from "./eval/schema-access.js";
+import { CheckRunner, type CheckRunnerStats } from "./pool/check-runner.js";
+import { EvaluatorPool, type EvaluatorPoolStats } from "./pool/evaluator-pool.js";
 import { createOverlayView, GraphSnapshot, type GraphView } from "./graph/index.js";
 import { compileSchema, formatDiagnostic, type CompileOptions } from "./schema/compile.js";
 import type { CompileResult, Diagnostic, Schema, SchemaLanguage } from "./schema/ir.js";
@@ -33,17 +38,59 @@ export interface PermissionEngineOptions {
   oplPrecedence?: "keto" | "typescript";
   /** OPL in Keto's strict mode (default false: Keto's non-strict default, see `Schema.ketoNonStrict`). */
   oplStrict?: boolean;
+  /**
+   * Where checks are evaluated: `threads` worker threads (a piscina pool reading the shared snapshot), or 0
+   * for this thread (default 0 for the library; `gatehouse serve` uses one per core). `workerFile` and
+   * `workerData` substitute the worker (tests). `pool` shares an existing pool (the engine does not close it).
+   */
+  evaluator?: { threads?: number; workerFile?: URL; workerData?: unknown; pool?: EvaluatorPool };
+  /** The check-result cache, bounded by an estimate of its bytes; `maxBytes` 0 disables it. Default 32 MiB. */
+  cache?: { maxBytes?: number };
+  /**
+   * `minimize_latency` reads at the head as of the last multiple of this many milliseconds, so concurrent
+   * reads share a revision and cache entries; it never trails the head by more than this. 0 reads at the
+   * node's head. Default 5,000 (SpiceDB's quantization interval).
+   */
+  quantizationMs?: number;
+  /**
+   * How long older revisions stay readable from memory (`at_exact_snapshot`, older snaptokens). Default one
+   * hour. History older than this is compacted away once enough tuples were deleted to make it worthwhile.
+   */
+  retentionMs?: number;
+}
+
+/** Default size of the check cache. */
+export const DEFAULT_CHECK_CACHE_BYTES = 32 * 1024 * 1024;
+/** Default `quantizationMs`. */
+export const DEFAULT_QUANTIZATION_MS = 5_000;
+/** Default `retentionMs`. */
+export const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+/** Compaction runs when at least this many tuple versions are dead (and a quarter of all). */
+const COMPACT_MIN_DEAD = 10_000;
+
+/** Counters of the evaluation path, for metrics. */
+export interface PermissionEngineStats {
+  readonly revision: Revision;
+  readonly horizon: Revision;
+  readonly cache: CheckCacheStats;
+  readonly batching: CheckRunnerStats;
+  readonly pool: EvaluatorPoolStats | undefined;
+  readonly snapshot: { readonly edgeVersions: number; readonly nodes: number; readonly sharedBytes: number };
 }
 
 /**
  * How fresh a read must be (SpiceDB's four modes; Zanzibar's zookies). Revisions come from snaptokens.
- * - `minimize_latency`: the node's current snapshot, without asking the store (fastest; may trail other nodes).
+ * - `minimize_latency`: the node's head as of the last quantization boundary (`quantizationMs`), without
+ *   asking the store: fastest, shares cache entries, trails the head by at most one quantum.
+ * - `latest_applied`: the node's current head, without asking the store (Keto's reads: a node sees its own
+ *   writes at once; other nodes' writes once replicated).
  * - `at_least_as_fresh`: a snapshot at or after `revision` (read-your-writes across nodes).
  * - `at_exact_snapshot`: exactly `revision` (repeatable reads, paging through one state).
  * - `fully_consistent`: the store's head at the time of the call.
  */
 export type Consistency =
   | { kind: "minimize_latency" }
+  | { kind: "latest_applied" }
   | { kind: "at_least_as_fresh"; revision: Revision }
   | { kind: "at_exact_snapshot"; revision: Revision }
   | { kind: "fully_consistent" };
@@ -98,6 +145,15 @@ export class PermissionEngine {
   private readonly maxDepth: number;
   private catchingUp: Promise<void> | undefined;
   private readonly revisionListeners = new Set<(revision: Revision) => void>();
+  private readonly cache: CheckCache;
+  private readonly pool: EvaluatorPool | undefined;
+  private readonly ownsPool: boolean;
+  private readonly runner: CheckRunner;
+  private readonly clock: RevisionClock;
+  private readonly quantizationMs: number;
+  private readonly retentionMs: number;
+  /** Tuple versions removed since the last compaction (what compacting could reclaim). */
+  private deadVersions = 0;
 
   private constructor(
     private readonly store: TupleStore,
@@ -105,8 +161,25 @@ export class PermissionEngine {
     schema: Schema | undefined,
     private readonly options: PermissionEngineOptions,
   ) {
-    this.schemaValue = schema;
     this.maxDepth = options.maxDepth ?? 25;
+    this.quantizationMs = nonNegative(options.quantizationMs ?? DEFAULT_QUANTIZATION_MS, "quantizationMs");
+    this.retentionMs = nonNegative(options.retentionMs ?? DEFAULT_RETENTION_MS, "retentionMs");
+    this.clock = new RevisionClock(Math.max(this.quantizationMs, this.retentionMs) + 1000);
+    this.clock.record(snapshot.revision);
+    this.cache = new CheckCache(nonNegative(options.cache?.maxBytes ?? DEFAULT_CHECK_CACHE_BYTES, "cache.maxBytes"));
+    const threads = options.evaluator?.threads ?? 0;
+    this.ownsPool = options.evaluator?.pool === undefined;
+    this.pool =
+      options.evaluator?.pool ??
+      (threads > 0
+        ? new EvaluatorPool({
+            threads,
+            ...(options.evaluator?.workerFile === undefined ? {} : { workerFile: options.evaluator.workerFile }),
+            ...(options.evaluator?.workerData === undefined ? {} : { workerData: options.evaluator.workerData }),
+          })
+        : undefined);
+    this.runner = new CheckRunner({ snapshot, cache: this.cache, ...(this.pool === undefined ? {} : { pool: this.pool }) });
+    this.setSchema(schema);
   }
 
   /** Loads the stored schema and builds the snapshot at the store's head. */
@@ -120,14 +193,32 @@ export class PermissionEngine {
       schema = compiled.schema;
     }
     const head = await store.headRevision();
-    const tuples: RelationTuple[] = [];
-    let pageToken: string | undefined;
-    do {
-      const page = await store.read({}, { revision: head, pageSize: 1000, ...(pageToken === undefined ? {} : { pageToken }) });
-      tuples.push(...page.tuples);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== undefined);
-    return new PermissionEngine(store, GraphSnapshot.build(tuples, head), schema, options);
+    const snapshot = new GraphSnapshot();
+    for await (const tuples of store.scan(head)) snapshot.load(tuples, head);
+    snapshot.load([], head);
+    return new PermissionEngine(store, snapshot, schema, options);
+  }
+
+  /** Stops the evaluator pool. The store is the caller's to close. */
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool?.close();
+  }
+
+  /** Counters of the cache, the batching and the pool. */
+  stats(): PermissionEngineStats {
+    return {
+      revision: this.snapshot.revision,
+      horizon: this.snapshot.horizon,
+      cache: this.cache.stats(),
+      batching: this.runner.stats(),
+      pool: this.pool?.stats(),
+      snapshot: this.snapshot.stats(),
+    };
+  }
+
+  private setSchema(schema: Schema | undefined): void {
+    this.schemaValue = schema;
+    if (schema !== undefined) this.runner.setSchema(schema);
   }
 
   /** The current schema, if one was written. */
@@ -148,7 +239,7 @@ export class PermissionEngine {
     const compiled = compileSchema(text, compileOptions(language, this.options));
     if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
     const result = await this.store.writeSchema(text, compiled.language);
-    this.schemaValue = compiled.schema;
+    this.setSchema(compiled.schema);
     await this.catchUp();
     return { revision: result.revision, diagnostics: compiled.diagnostics };
   }
@@ -174,9 +265,58 @@ export class PermissionEngine {
 
   /** Is the subject in `namespace:object#relation`? Depth exhaustion is an error, never a deny. */
   async check(request: CheckRequest, at: ReadAt = {}): Promise<CheckResult> {
-    const { view, revision } = await this.viewFor(at);
-    const allowed = check(this.requireSchema(), view, request, { maxDepth: this.depth(at) });
+    if (at.contextualTuples !== undefined && at.contextualTuples.length > 0) {
+      // Contextual tuples exist for this request only, so they are evaluated here on an overlay, uncached.
+      const { view, revision } = await this.viewFor(at);
+      const allowed = check(this.requireSchema(), view, request, { maxDepth: this.depth(at) });
+      return { allowed, revision };
+    }
+    requireRelation(this.requireSchema(), request.namespace, request.relation);
+    const revision = await this.resolveRevision(at);
+    const allowed = await this.runner.check(request, revision, this.depth(at));
     return { allowed, revision };
+  }
+
+  /**
+   * Checks many requests at one revision (BatchCheck). A failure that belongs to one item (an unknown
+   * namespace or relation, max depth) is that item's result; a failure of the whole request (consistency,
+   * invalid contextual tuples) is thrown.
+   */
+  async checkMany(
+    requests: readonly CheckRequest[],
+    at: ReadAt = {},
+  ): Promise<{ results: Array<boolean | GatehouseError>; revision: Revision }> {
+    const schema = this.requireSchema();
+    const depth = this.depth(at);
+    if (at.contextualTuples !== undefined && at.contextualTuples.length > 0) {
+      const { view, revision } = await this.viewFor(at);
+      const results = requests.map((request) => {
+        try {
+          return check(schema, view, request, { maxDepth: depth });
+        } catch (err) {
+          return toGatehouseError(err);
+        }
+      });
+      return { results, revision };
+    }
+    const revision = await this.resolveRevision(at);
+    const results: Array<boolean | GatehouseError> = new Array<boolean | GatehouseError>(requests.length);
+    const valid: CheckRequest[] = [];
+    const positions: number[] = [];
+    requests.forEach((request, i) => {
+      try {
+        requireRelation(schema, request.namespace, request.relation);
+        valid.push(request);
+        positions.push(i);
+      } catch (err) {
+        results[i] = toGatehouseError(err);
+      }
+    });
+    const answers = await this.runner.checkMany(valid, revision, depth);
+    answers.forEach((answer, j) => {
+      results[positions[j] as number] = answer;
+    });
+    return { results, revision };
   }
 
   /** The userset tree of `namespace:object#relation`, at most `maxNodes` nodes (default 4,000; then truncated). */
@@ -275,7 +415,10 @@ export class PermissionEngine {
     this.catchingUp = (async () => {
       for (;;) {
         const page = await this.store.changes(this.snapshot.revision, 10_000);
-        if (page.untilRevision > this.snapshot.revision) this.snapshot.apply(page.changes, page.untilRevision);
+        if (page.untilRevision > this.snapshot.revision) {
+          this.snapshot.apply(page.changes, page.untilRevision);
+          for (const change of page.changes) if (change.op === "delete") this.deadVersions++;
+        }
         if (!page.more) break;
       }
     })();
@@ -285,7 +428,30 @@ export class PermissionEngine {
     } finally {
       this.catchingUp = undefined;
     }
-    if (this.snapshot.revision > before) for (const listener of this.revisionListeners) listener(this.snapshot.revision);
+    if (this.snapshot.revision > before) {
+      this.clock.record(this.snapshot.revision);
+      this.compactIfWorthwhile();
+      for (const listener of this.revisionListeners) listener(this.snapshot.revision);
+    }
+  }
+
+  /**
+   * Forgets snapshot history older than the retention window: revisions before the head at `now -
+   * retentionMs` become unreadable (`revision_expired`). Returns the new horizon. Called on its own when
+   * enough deleted versions pile up; public for operators and tests.
+   */
+  compactHistory(): Revision {
+    const horizon = this.clock.headAt(Date.now() - this.retentionMs);
+    if (horizon !== undefined && horizon > this.snapshot.horizon) {
+      this.snapshot.compact(horizon);
+      this.deadVersions = 0;
+    }
+    return this.snapshot.horizon;
+  }
+
+  private compactIfWorthwhile(): void {
+    const { edgeVersions } = this.snapshot.stats();
+    if (this.deadVersions >= COMPACT_MIN_DEAD && this.deadVersions * 4 >= edgeVersions) this.compactHistory();
   }
 
   /** The view a read evaluates on: the snapshot at the consistency's revision, plus contextual tuples. */
@@ -314,6 +480,8 @@ export class PermissionEngine {
     const consistency = at.consistency ?? { kind: "minimize_latency" };
     switch (consistency.kind) {
       case "minimize_latency":
+        return this.quantizedRevision();
+      case "latest_applied":
         return this.snapshot.revision;
       case "fully_consistent":
         await this.catchUp();
@@ -330,9 +498,20 @@ export class PermissionEngine {
             { details: { field: `consistency.${consistency.kind}` }, reason: "snaptoken_ahead" },
           );
         }
-        return consistency.kind === "at_exact_snapshot" ? wanted : this.snapshot.revision;
+        if (consistency.kind === "at_exact_snapshot") {
+          this.snapshot.checkHorizon(wanted);
+          return wanted;
+        }
+        // SpiceDB's rule: the later of the token and the quantized revision, so fresh-enough reads still share.
+        return Math.max(wanted, this.quantizedRevision());
       }
     }
+  }
+
+  /** The head as of the last quantization boundary, never older than the snapshot's horizon. */
+  private quantizedRevision(): Revision {
+    const revision = this.clock.quantized(this.quantizationMs) ?? this.snapshot.revision;
+    return Math.min(this.snapshot.revision, Math.max(revision, this.snapshot.horizon));
   }
 
   private depth(at: ReadAt): number {
@@ -355,6 +534,13 @@ function compileOptions(language: SchemaLanguage | undefined, engine: Permission
   if (engine.oplPrecedence !== undefined) options.oplPrecedence = engine.oplPrecedence;
   if (engine.oplStrict !== undefined) options.oplStrict = engine.oplStrict;
   return options;
+}
+
+function nonNegative(value: number, field: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${field}: ${value} is not a non-negative integer`, { details: { field } });
+  }
+  return value;
 }
 
 /** Opens a permission engine over a store: loads the schema, builds the snapshot. */

@@ -35,7 +35,7 @@ export function commonUsage(plane: "read" | "write"): string {
 }
 
 /** Usage lines for `evaluationOptions`. */
-export const evaluationUsage = `  --consistency MODE     minimize-latency (default), fully-consistent, at-least-as-fresh, at-exact-snapshot
+export const evaluationUsage = `  --consistency MODE     fully-consistent (default), minimize-latency, at-least-as-fresh, at-exact-snapshot
   --snaptoken TOKEN      the revision for at-least-as-fresh (implied when only --snaptoken is given) or at-exact-snapshot
   --max-depth N          the resolution depth (default: the server's limit)
 `;
@@ -73,11 +73,14 @@ const consistencyModes = {
 
 /**
  * The Consistency message of `--consistency` / `--snaptoken`. A snaptoken alone means at-least-as-fresh
- * (read your writes); neither flag leaves the field unset (the server's minimize_latency).
+ * (read your writes); neither flag means fully consistent: a person at a terminal expects to see what they
+ * just wrote, and one request can afford it (the server's default, minimize_latency, may trail by seconds).
  */
-export function parseConsistency(mode: string | undefined, snaptoken: string | undefined): Consistency | undefined {
+export function parseConsistency(mode: string | undefined, snaptoken: string | undefined): Consistency {
   if (mode === undefined) {
-    return snaptoken === undefined ? undefined : create(ConsistencySchema, { requirement: { case: "atLeastAsFresh", value: { token: snaptoken } } });
+    return snaptoken === undefined
+      ? create(ConsistencySchema, { requirement: { case: "fullyConsistent", value: true } })
+      : create(ConsistencySchema, { requirement: { case: "atLeastAsFresh", value: { token: snaptoken } } });
   }
   const kind = consistencyModes[mode.toLowerCase().replaceAll("_", "-") as keyof typeof consistencyModes] as
     | (typeof consistencyModes)[keyof typeof consistencyModes]
@@ -103,5 +106,5 @@ export function evaluationFields(values: { consistency?: string; snaptoken?: str
 } {
   const consistency = parseConsistency(values.consistency, values.snaptoken);
   const maxDepth = parseIntFlag(values["max-depth"], "max-depth", 1, 2 ** 31 - 1) ?? 0;
-  return { ...(consistency === undefined ? {} : { consistency }), maxDepth };
+  return { consistency, maxDepth };
 }

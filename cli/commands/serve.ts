@@ -66,7 +66,15 @@ export interface RunningServer {
 export async function startServer(config: GatehouseConfig, log: (line: string) => void): Promise<RunningServer> {
   const store = await openStore(config.dsn);
   try {
-    const engine = await openPermissionEngine({ store, maxDepth: config.limit.maxReadDepth, oplStrict: config.namespaces.strict });
+    const engine = await openPermissionEngine({
+      store,
+      maxDepth: config.limit.maxReadDepth,
+      oplStrict: config.namespaces.strict,
+      evaluator: { threads: config.engine.evaluatorThreads },
+      cache: { maxBytes: config.engine.checkCacheBytes },
+      quantizationMs: config.engine.quantizationMillis,
+      retentionMs: config.engine.retentionMillis,
+    });
     const location = config.namespaces.location;
     if (location !== undefined) {
       const text = readFileSync(location, "utf8");
@@ -102,6 +110,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       engine,
       async stop() {
         await planes.close();
+        await engine.close();
         await store.close();
       },
     };

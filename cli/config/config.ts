@@ -4,6 +4,7 @@
  * an error naming the key and where it came from.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { InvalidArgumentError } from "../../common/errors.js";
 
@@ -36,6 +37,16 @@ export interface GatehouseConfig {
     /** Keto's strict mode for OPL schemas. */
     strict: boolean;
   };
+  engine: {
+    /** Worker threads evaluating checks on the shared snapshot; 0 evaluates on the main thread. */
+    evaluatorThreads: number;
+    /** Bytes of the check-result cache; 0 disables it. */
+    checkCacheBytes: number;
+    /** `minimize_latency` reads at the head as of the last multiple of this many ms; 0 reads the head. */
+    quantizationMillis: number;
+    /** How long older revisions stay readable from memory (at_exact_snapshot, old snaptokens). */
+    retentionMillis: number;
+  };
   limit: {
     /** The global depth limit; requests may ask for less (Keto's `limit.max_read_depth`). */
     maxReadDepth: number;
@@ -59,17 +70,26 @@ export function defaultConfig(): GatehouseConfig {
       writeApiKeyHashes: [],
     },
     namespaces: { location: undefined, strict: false },
+    engine: {
+      evaluatorThreads: availableParallelism(),
+      checkCacheBytes: 32 * 1024 * 1024,
+      quantizationMillis: 5_000,
+      retentionMillis: 3_600_000,
+    },
     limit: { maxReadDepth: 25, maxBatchCheckSize: 1000, ketoMaxBatchCheckSize: 10 },
   };
 }
 
 /**
  * A configuration for tests, benchmarks and embedding: every plane on 127.0.0.1 with a free port (0),
- * over `dsn` (default in memory). Read the bound ports from the running server.
+ * over `dsn` (default in memory), reads at the node's head (no quantization, so a test sees its writes at
+ * once) and one evaluator thread. Read the bound ports from the running server.
  */
 export function loopbackConfig(dsn: Dsn = { kind: "memory" }): GatehouseConfig {
   const config = defaultConfig();
   config.dsn = dsn;
+  config.engine.quantizationMillis = 0;
+  config.engine.evaluatorThreads = 1;
   for (const plane of [config.serve.read, config.serve.write, config.serve.opl]) {
     plane.host = "127.0.0.1";
     plane.port = 0;
@@ -186,6 +206,26 @@ const KEYS: readonly KeySpec[] = [
     path: "namespaces.strict",
     env: "GATEHOUSE_NAMESPACES_STRICT",
     apply: (c, raw, source) => (c.namespaces.strict = asBool(raw, source)),
+  },
+  {
+    path: "engine.evaluator_threads",
+    env: "GATEHOUSE_ENGINE_EVALUATOR_THREADS",
+    apply: (c, raw, source) => (c.engine.evaluatorThreads = asInt(raw, source, 0, 256)),
+  },
+  {
+    path: "engine.check_cache_bytes",
+    env: "GATEHOUSE_ENGINE_CHECK_CACHE_BYTES",
+    apply: (c, raw, source) => (c.engine.checkCacheBytes = asInt(raw, source, 0, 2 ** 40)),
+  },
+  {
+    path: "engine.quantization_millis",
+    env: "GATEHOUSE_ENGINE_QUANTIZATION_MILLIS",
+    apply: (c, raw, source) => (c.engine.quantizationMillis = asInt(raw, source, 0, 3_600_000)),
+  },
+  {
+    path: "engine.retention_millis",
+    env: "GATEHOUSE_ENGINE_RETENTION_MILLIS",
+    apply: (c, raw, source) => (c.engine.retentionMillis = asInt(raw, source, 0, 30 * 86_400_000)),
   },
   {
     path: "limit.max_read_depth",

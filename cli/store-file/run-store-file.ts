@@ -4,7 +4,7 @@
  */
 import { GatehouseError } from "../../common/errors.js";
 import { compileSchema, formatDiagnostic } from "../../engine/schema/compile.js";
-import { openPermissionEngine, type PermissionEngine } from "../../engine/permission-engine.js";
+import { openPermissionEngine, type PermissionEngine, type PermissionEngineOptions } from "../../engine/permission-engine.js";
 import { createMemoryStore } from "../../engine/store/index.js";
 import { formatSubject, parseSubject, type RelationTuple, type Subject } from "../../engine/tuple.js";
 import { InvalidStoreFileError, type StoreFile, type StoreFileTest, type StoreFileTuple } from "./load-store-file.js";
@@ -62,7 +62,7 @@ function describeError(err: unknown): string {
 }
 
 /** Runs every test of a store file. Throws `InvalidStoreFileError` for a bad model or tuple. */
-export async function runStoreFile(file: StoreFile): Promise<StoreFileReport> {
+export async function runStoreFile(file: StoreFile, engineOptions: StoreFileEngineOptions = {}): Promise<StoreFileReport> {
   const compiled = compileSchema(file.model, { language: file.language });
   const shift = (d: (typeof compiled.diagnostics)[number]) => ({
     ...d,
@@ -88,7 +88,7 @@ export async function runStoreFile(file: StoreFile): Promise<StoreFileReport> {
   const tests: readonly StoreFileTest[] =
     file.tests.length > 0 ? file.tests : [{ name: "(tuples only)", tuples: [], check: [], listObjects: [], listUsers: [] }];
   for (const test of tests) {
-    const engine = await loadEngine(file, test);
+    const engine = await loadEngine(file, test, engineOptions);
     for (const block of test.check) {
       for (const user of block.users) {
         const subject = parseUser(user, block.where);
@@ -179,9 +179,12 @@ async function allPages(fetch: (cursor: string | undefined) => Promise<{ items: 
   return out;
 }
 
+/** Engine options for the run (tests run store files through the worker pool too). */
+export type StoreFileEngineOptions = Omit<PermissionEngineOptions, "store">;
+
 /** A fresh engine holding the file's model, its global tuples and the test's own tuples. */
-async function loadEngine(file: StoreFile, test: StoreFileTest): Promise<PermissionEngine> {
-  const engine = await openPermissionEngine({ store: createMemoryStore() });
+async function loadEngine(file: StoreFile, test: StoreFileTest, engineOptions: StoreFileEngineOptions): Promise<PermissionEngine> {
+  const engine = await openPermissionEngine({ quantizationMs: 0, ...engineOptions, store: createMemoryStore() });
   await engine.writeSchema(file.model, file.language);
   const sources = [...file.tuples, ...test.tuples];
   const tuples = sources.map(toRelationTuple);

@@ -78,42 +78,17 @@ export function createPermissionService(
   options: PermissionServiceOptions,
 ): ServiceImpl<typeof PermissionService> {
   /**
-   * Checks every item at one revision. The first item that gets an answer fixes the revision (the engine
-   * resolves the requested consistency there); items that failed before it are evaluated again at that exact
-   * revision, so no two results see different data.
+   * Checks every item at one revision in one engine call, so the items leave for the evaluator together.
+   * A failure of one item is that item's result; anything else fails the request.
    */
   async function batchCheck(items: readonly RelationTuple[], requested: ReadAt) {
-    const results: BatchCheckResult[] = [];
-    let revision: Revision | undefined;
-    const evaluate = async (tuple: RelationTuple, i: number, at: ReadAt): Promise<BatchCheckResult> => {
-      try {
-        const result = await engine.check(checkRequestOf(tuple), at);
-        revision ??= result.revision;
-        return create(BatchCheckResultSchema, { result: { case: "allowed", value: result.allowed } });
-      } catch (error) {
-        if (!isItemFailure(error)) throw renameErrorField(error, [contextualRule]);
-        return itemError(renameErrorField(error, relationshipRules(`items[${i}].relationship.`)) as GatehouseError);
-      }
-    };
-    const unpinned: number[] = [];
-    for (const [i, tuple] of items.entries()) {
-      const pinned = revision;
-      const at: ReadAt =
-        pinned === undefined ? requested : { ...requested, consistency: { kind: "at_exact_snapshot", revision: pinned } };
-      results.push(await evaluate(tuple, i, at));
-      if (pinned === undefined && revision === undefined) unpinned.push(i);
-    }
-    const pinned = revision;
-    if (pinned !== undefined) {
-      // Items that failed before the revision was known: a depth failure depends on the data, so redo them.
-      for (const i of unpinned) {
-        results[i] = await evaluate(items[i] as RelationTuple, i, {
-          ...requested,
-          consistency: { kind: "at_exact_snapshot", revision: pinned },
-        });
-      }
-    }
-    return { results, revision };
+    const { results, revision } = await engine.checkMany(items.map(checkRequestOf), requested);
+    const converted = results.map((result, i): BatchCheckResult => {
+      if (typeof result === "boolean") return create(BatchCheckResultSchema, { result: { case: "allowed", value: result } });
+      if (!isItemFailure(result)) throw renameErrorField(result, [contextualRule]);
+      return itemError(renameErrorField(result, relationshipRules(`items[${i}].relationship.`)) as GatehouseError);
+    });
+    return { results: converted, revision };
   }
 
   return {
@@ -135,11 +110,8 @@ export function createPermissionService(
       const at = readAtFromProto(request);
       // No item, no evaluation: there is no revision to report, so `checked_at` stays unset.
       if (items.length === 0) return create(BatchCheckResponseSchema, {});
-      const { results, revision } = await batchCheck(items, at);
-      return create(BatchCheckResponseSchema, {
-        results,
-        ...(revision === undefined ? {} : { checkedAt: snaptokenOf(revision) }),
-      });
+      const { results, revision } = await withFieldNames([contextualRule], () => batchCheck(items, at));
+      return create(BatchCheckResponseSchema, { results, checkedAt: snaptokenOf(revision) });
     },
 
     async expand(request) {

@@ -108,7 +108,7 @@ export interface Harness {
 /** Starts the services over a fresh memory store, with `model` written unless `withSchema` is false. */
 export async function startHarness(options: AuthzServicesOptions & { withSchema?: boolean } = {}): Promise<Harness> {
   const store = createMemoryStore();
-  const engine = await openPermissionEngine({ store });
+  const engine = await openPermissionEngine({ store, quantizationMs: 0 });
   if (options.withSchema !== false) await engine.writeSchema(model);
   const services = createAuthzServices(engine, options);
   const transport = createRouterTransport(

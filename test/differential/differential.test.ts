@@ -3,9 +3,10 @@
  * evaluator, for check, lookupResources and lookupSubjects — and the engine against itself across APIs
  * (check == membership in the lookups), as SpiceDB's consistency suite does. A failure names its seed.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { compileSchema } from "../../engine/schema/compile.js";
 import { openPermissionEngine } from "../../engine/permission-engine.js";
+import { EvaluatorPool } from "../../engine/pool/evaluator-pool.js";
 import { createMemoryStore } from "../../engine/store/index.js";
 import type { ExpandTree } from "../../engine/eval/index.js";
 import { formatSubject, type Subject } from "../../engine/tuple.js";
@@ -13,6 +14,8 @@ import { randomCase } from "./random-model.js";
 import { ReferenceEvaluator } from "./reference-evaluator.js";
 
 const SEEDS = Number(process.env.GATEHOUSE_DIFF_SEEDS ?? 300);
+const pool = new EvaluatorPool({ threads: 2 });
+afterAll(() => pool.close());
 // Large enough that the random graphs never hit it: the reference has no depth limit.
 const MAX_DEPTH = 10_000;
 
@@ -55,7 +58,7 @@ describe("engine vs naive reference on random models", () => {
       if (result.schema === undefined) continue;
       compiled++;
       const schema = result.schema;
-      const engine = await openPermissionEngine({ store: createMemoryStore(), maxDepth: MAX_DEPTH });
+      const engine = await openPermissionEngine({ store: createMemoryStore(), maxDepth: MAX_DEPTH, quantizationMs: 0 });
       await engine.writeSchema(c.model, "fga");
       await engine.write(c.tuples.map((tuple) => ({ op: "touch" as const, tuple })));
       const reference = new ReferenceEvaluator(schema, c.tuples);
@@ -78,7 +81,21 @@ describe("engine vs naive reference on random models", () => {
 
       // Contextual tuples behave as if written: store three quarters, pass the rest with each request.
       const split = Math.floor((c.tuples.length * 3) / 4);
-      const partial = await openPermissionEngine({ store: createMemoryStore(), maxDepth: MAX_DEPTH });
+      // The same checks in the worker pool, as one batch (the BatchCheck path), must agree too.
+      const pooled = await openPermissionEngine({ store: createMemoryStore(), maxDepth: MAX_DEPTH, quantizationMs: 0, evaluator: { pool } });
+      await pooled.writeSchema(c.model, "fga");
+      await pooled.write(c.tuples.map((tuple) => ({ op: "touch" as const, tuple })));
+      const questions = c.objects.flatMap(({ namespace, object }) =>
+        (c.relations.get(namespace) ?? []).flatMap((relation) => c.subjects.map((subject) => ({ namespace, object, relation, subject }))),
+      );
+      const { results } = await pooled.checkMany(questions);
+      questions.forEach((q, i) => {
+        expect(results[i], `seed ${seed}: pooled check ${q.namespace}:${q.object}#${q.relation}@${formatSubject(q.subject)}`).toBe(
+          reference.check(q.namespace, q.object, q.relation, q.subject),
+        );
+      });
+
+      const partial = await openPermissionEngine({ store: createMemoryStore(), maxDepth: MAX_DEPTH, quantizationMs: 0 });
       await partial.writeSchema(c.model, "fga");
       await partial.write(c.tuples.slice(0, split).map((tuple) => ({ op: "touch" as const, tuple })));
       const contextualTuples = c.tuples.slice(split);

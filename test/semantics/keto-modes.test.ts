@@ -21,7 +21,7 @@ class Doc implements Namespace {
 }`;
 
 async function engine(oplStrict: boolean): Promise<PermissionEngine> {
-  const e = await openPermissionEngine({ store: createMemoryStore(), oplStrict });
+  const e = await openPermissionEngine({ store: createMemoryStore(), oplStrict, quantizationMs: 0 });
   await e.writeSchema(opl);
   return e;
 }

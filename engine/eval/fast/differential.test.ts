@@ -1,0 +1,121 @@
+/**
+ * Differential test: the int evaluator (one reused IntChecker per revision, and evaluateBatch) against the
+ * string evaluator (`check`, or `Checker.resolve` where `check` rejects an unknown name) on random schemas
+ * and tuple histories: OpenFGA, Keto non-strict and strict OPL, depth limits, deletions at several revisions.
+ * A failure names its seed.
+ */
+import { describe, expect, it } from "vitest";
+import { GraphSnapshot } from "../../graph/graph-snapshot.js";
+import { compileSchema } from "../../schema/compile.js";
+import type { Schema } from "../../schema/ir.js";
+import type { TupleChange } from "../../store/tuple-store.js";
+import { formatSubject, type RelationTuple } from "../../tuple.js";
+import { Random, randomCase } from "../../../test/differential/random-model.js";
+import type { CheckRequest } from "../check.js";
+import { evaluateBatch } from "./batch.js";
+import { IntChecker } from "./int-checker.js";
+import { randomHistoryCase } from "./random-case.js";
+import { batchItems, intFixture, RequestIds, stringTri, type IntFixture } from "./test-support.js";
+
+const SEEDS = Number(process.env.GATEHOUSE_FAST_DIFF_SEEDS ?? 300);
+const DEPTHS = [1, 2, 3, 4, 6, 25];
+
+interface Tally {
+  checks: number;
+  answers: [number, number, number];
+}
+
+function describeCheck(c: { request: CheckRequest; maxDepth: number }): string {
+  const r = c.request;
+  return `${r.namespace}:${r.object}#${r.relation}@${formatSubject(r.subject)} maxDepth ${c.maxDepth}`;
+}
+
+/** Compares every check at `revision`: string, a reused IntChecker in the given order, and evaluateBatch. */
+function compareAt(
+  label: string,
+  schema: Schema,
+  f: IntFixture,
+  revision: number,
+  checks: readonly { request: CheckRequest; maxDepth: number }[],
+  tally: Tally,
+  context: () => string,
+): void {
+  const ids = new RequestIds(f.snapshot.names);
+  const graph = f.graph();
+  const expected = checks.map((c) => stringTri(schema, f.snapshot, revision, c.request, c.maxDepth));
+  const checker = new IntChecker(f.index, graph, revision, f.wildcard());
+  const batch = evaluateBatch(f.index, graph, { revision, wildcardObject: f.wildcard(), items: batchItems(ids, checks) });
+  checks.forEach((c, i) => {
+    const [t, o, r, st, so, sr] = ids.request(c.request) as [number, number, number, number, number, number];
+    const actual = checker.resolve(t, o, r, st, so, sr, c.maxDepth);
+    const want = expected[i] as number;
+    if (actual !== want || batch[i] !== want) {
+      expect.fail(`${label} @${revision}: ${describeCheck(c)}: string ${want}, IntChecker ${actual}, batch ${batch[i]}\n${context()}`);
+    }
+    tally.checks++;
+    tally.answers[want as 0 | 1 | 2]++;
+  });
+}
+
+function formatTuples(tuples: readonly RelationTuple[]): string {
+  return tuples.map((t) => `${t.namespace}:${t.object}#${t.relation}@${formatSubject(t.subject)}`).join("\n");
+}
+
+function formatChanges(changes: readonly TupleChange[]): string {
+  return changes.map((c) => `@${c.revision} ${c.op} ${formatTuples([c.tuple])}`).join("\n");
+}
+
+describe("int evaluator vs string evaluator", () => {
+  it(`agrees on ${SEEDS} random schemas and histories (OpenFGA, Keto non-strict, strict OPL)`, () => {
+    const tally: Tally = { checks: 0, answers: [0, 0, 0] };
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const c = randomHistoryCase(seed);
+      const snapshot = GraphSnapshot.build(c.initial, 1);
+      snapshot.apply(c.changes, c.lastRevision);
+      const f = intFixture(c.schema, snapshot);
+      const rnd = new Random(seed);
+      const context = () =>
+        `seed ${seed} (${c.flavor})\n${JSON.stringify(f.intSchema)}\n${formatTuples(c.initial)}\n${formatChanges(c.changes)}`;
+      for (let revision = 1; revision <= c.lastRevision; revision++) {
+        const stored = [...c.initial, ...c.changes.map((change) => change.tuple)];
+        const checks = Array.from({ length: 250 }, () => {
+          // Half of the checks ask about a stored tuple's object and subject, where members are likelier.
+          const t = rnd.chance(0.5) ? rnd.pick(stored) : undefined;
+          const { namespace, object } = t ?? rnd.pick(c.objects);
+          const subject = t !== undefined && rnd.chance(0.7) ? t.subject : rnd.pick(c.subjects);
+          return { request: { namespace, object, relation: rnd.pick(c.relations), subject }, maxDepth: rnd.pick(DEPTHS) };
+        });
+        compareAt(`seed ${seed}`, c.schema, f, revision, checks, tally, context);
+      }
+    }
+    // Guard against a vacuous run: every answer occurs often.
+    console.log(`random histories: ${tally.checks} checks, FALSE/TRUE/DEPTH_EXCEEDED ${tally.answers.join("/")}`);
+    expect(tally.answers[1]).toBeGreaterThan(tally.checks / 20);
+    expect(tally.answers[0]).toBeGreaterThan(tally.checks / 5);
+    expect(tally.answers[2]).toBeGreaterThan(tally.checks / 200);
+  });
+
+  it("agrees on the compiled OpenFGA models of test/differential, before and after deleting a quarter", () => {
+    const tally: Tally = { checks: 0, answers: [0, 0, 0] };
+    for (let seed = 1; seed <= Math.ceil(SEEDS / 3); seed++) {
+      const c = randomCase(seed);
+      const schema = compileSchema(c.model, { language: "fga" }).schema;
+      if (schema === undefined) continue;
+      const snapshot = GraphSnapshot.build(c.tuples, 1);
+      const deleted = c.tuples.filter((_, i) => i % 4 === 1);
+      snapshot.apply(deleted.map((tuple) => ({ revision: 2, op: "delete" as const, tuple })));
+      const f = intFixture(schema, snapshot);
+      const checks = c.objects.flatMap(({ namespace, object }) =>
+        (c.relations.get(namespace) ?? []).flatMap((relation) =>
+          c.subjects.map((subject, i) => ({ request: { namespace, object, relation, subject }, maxDepth: i % 3 === 0 ? 3 : 25 })),
+        ),
+      );
+      const context = () => `${c.model}\n${formatTuples(c.tuples)}`;
+      compareAt(`fga seed ${seed}`, schema, f, 1, checks, tally, context);
+      compareAt(`fga seed ${seed}`, schema, f, 2, checks, tally, context);
+    }
+    console.log(`compiled models: ${tally.checks} checks, FALSE/TRUE/DEPTH_EXCEEDED ${tally.answers.join("/")}`);
+    expect(tally.answers[1]).toBeGreaterThan(tally.checks / 30);
+    expect(tally.answers[2]).toBeGreaterThan(0);
+  });
+});
