@@ -108,6 +108,7 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
   const metrics = createServerMetrics({
     ...(options.metricsRegistry === undefined ? {} : { registry: options.metricsRegistry }),
     ...(options.revisionLag === undefined ? {} : { revisionLag: options.revisionLag }),
+    engineStats: () => engine.stats(),
   });
   // Ready means the store answers and the snapshot has caught up with it (Keto: 503 with the reasons).
   const readiness = async (): Promise<Record<string, string>> => {

@@ -193,7 +193,8 @@ export class CheckRunner {
     // Two tasks per worker: one running, one queued behind it, so a worker never waits for the main thread.
     let free = pool.threads * 2 - pool.inFlight;
     while (this.pending.length > 0 && free > 0) {
-      const size = Math.min(MAX_BATCH, Math.ceil(this.pending.length / free));
+      // Spread over the threads, not over the queue slots: a worker gains nothing from two small tasks.
+      const size = Math.min(MAX_BATCH, Math.ceil(this.pending.length / Math.min(free, pool.threads)));
       const revision = (this.pending[0] as Job).revision;
       const jobs: Job[] = [];
       const rest: Job[] = [];

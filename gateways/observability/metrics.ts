@@ -5,9 +5,16 @@
  * - `gatehouse_rpc_duration_seconds{plane, protocol, method}`: their durations, 100 µs to 10 s;
  * - `gatehouse_snapshot_revision_lag`: how many revisions the serving snapshot is behind the store's head,
  *   asked of a callback on each scrape (only registered when one is given);
+ * - the evaluation path, read from `engineStats` on each scrape when given: the check cache
+ *   (`gatehouse_check_cache_{hits,misses}_total`, `_entries`, `_bytes`), batching and the worker pool
+ *   (`gatehouse_evaluator_queue_depth`, `_batches_total`, `_batched_checks_total` — their ratio is the mean
+ *   batch size —, `_largest_batch`, `_coalesced_checks_total`, `_worker_retries_total`,
+ *   `_worker_failures_total`) and the snapshot (`gatehouse_snapshot_revision`, `_horizon_revision`,
+ *   `_tuple_versions`, `_shared_bytes`);
  * - prom-client's default process metrics (`process_*`, `nodejs_*`), unless turned off.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { PermissionEngineStats } from "../../engine/permission-engine.js";
 
 /** The wire protocol a call came in on. REST is Keto's plain HTTP API and the health endpoints. */
 export type RpcProtocol = "grpc" | "connect" | "grpc-web" | "rest";
@@ -21,6 +28,8 @@ export interface ServerMetricsOptions {
   registry?: Registry;
   /** Feeds `gatehouse_snapshot_revision_lag`, asked on each scrape. Without it that gauge is left out. */
   revisionLag?: RevisionLag;
+  /** The engine's counters (cache, batching, pool, snapshot), read on each scrape. */
+  engineStats?: () => PermissionEngineStats;
   /**
    * Adds prom-client's default process metrics to the registry. Default true. They install process-wide
    * observers (event loop delay, GC) that live as long as the process, so short-lived servers turn them off.
@@ -83,6 +92,7 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
       },
     });
   }
+  if (options.engineStats !== undefined) registerEngineMetrics(registry, options.engineStats);
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   // Labelled children by label values: prom-client hashes the label object on every call otherwise, and
@@ -126,4 +136,53 @@ export class RouteLabels {
     this.seen.add(route);
     return route;
   }
+}
+
+/** Gauges and counters that read the engine's stats on each scrape. */
+function registerEngineMetrics(registry: Registry, stats: () => PermissionEngineStats): void {
+  // Each metric reads the stats itself: they are a handful of counters, cheaper than coordinating a scrape.
+  const current = stats;
+  const gauge = (name: string, help: string, read: (s: PermissionEngineStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(current()));
+      },
+    });
+  };
+  const counter = (name: string, help: string, read: (s: PermissionEngineStats) => number): void => {
+    let reported = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        // The engine keeps running totals; a counter only moves forward by the difference.
+        const total = read(current());
+        if (total > reported) this.inc(total - reported);
+        reported = total;
+      },
+    });
+  };
+  counter("gatehouse_check_cache_hits_total", "Checks answered from the result cache.", (s) => s.cache.hits);
+  counter("gatehouse_check_cache_misses_total", "Checks the result cache could not answer.", (s) => s.cache.misses);
+  gauge("gatehouse_check_cache_entries", "Answers held by the check-result cache.", (s) => s.cache.entries);
+  gauge("gatehouse_check_cache_bytes", "Estimated bytes held by the check-result cache.", (s) => s.cache.bytes);
+  gauge(
+    "gatehouse_evaluator_queue_depth",
+    "Checks waiting for an evaluator: queued on the main thread plus tasks queued for a worker.",
+    (s) => s.batching.pending + (s.pool?.queued ?? 0),
+  );
+  counter("gatehouse_evaluator_batches_total", "Micro-batches of checks sent to evaluator workers.", (s) => s.batching.batches);
+  counter("gatehouse_evaluator_batched_checks_total", "Checks sent to evaluator workers in micro-batches.", (s) => s.batching.batchedChecks);
+  gauge("gatehouse_evaluator_largest_batch", "The largest micro-batch sent to a worker so far.", (s) => s.batching.largestBatch);
+  counter("gatehouse_evaluator_coalesced_checks_total", "Checks that joined an identical in-flight check.", (s) => s.batching.coalesced);
+  counter("gatehouse_evaluator_worker_retries_total", "Batches retried after a worker failed.", (s) => s.pool?.retriedTasks ?? 0);
+  counter("gatehouse_evaluator_worker_failures_total", "Batches that failed twice and were answered UNAVAILABLE.", (s) => s.pool?.failedTasks ?? 0);
+  gauge("gatehouse_snapshot_revision", "The revision the in-memory snapshot has applied.", (s) => s.revision);
+  gauge("gatehouse_snapshot_horizon_revision", "The oldest revision the snapshot can still read.", (s) => s.horizon);
+  gauge("gatehouse_snapshot_tuple_versions", "Tuple versions held by the snapshot (live and history).", (s) => s.snapshot.edgeVersions);
+  gauge("gatehouse_snapshot_shared_bytes", "Bytes of the snapshot's shared tables.", (s) => s.snapshot.sharedBytes);
 }

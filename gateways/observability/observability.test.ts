@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../common/errors.js";
 import { openPermissionEngine } from "../../engine/permission-engine.js";
 import { createMemoryStore } from "../../engine/store/index.js";
+import { parseSubject, parseTuple } from "../../engine/tuple.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../proto/gen/grpc/health/v1/health_pb.js";
 import { startAuthzPlanes } from "../authz-planes.js";
 import { createPlaneServer, planeService, type PlaneServerOptions } from "../server/plane-server.js";
@@ -188,6 +189,30 @@ describe("metrics", () => {
     }
     expect((await fetch(`http://127.0.0.1:${planes.ports.opl}/metrics`)).status).toBe(404);
     expect(await planes.metricsRegistry.metrics()).toContain('plane="write"');
+  });
+
+  it("exports the check cache, batching and snapshot counters of the engine", async () => {
+    const store = createMemoryStore();
+    const engine = await openPermissionEngine({ store, quantizationMs: 0, evaluator: { threads: 1 } });
+    cleanups.push(() => store.close());
+    cleanups.push(() => engine.close());
+    await engine.writeSchema("model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define viewer: [user]");
+    await engine.write([{ op: "touch", tuple: parseTuple("doc:1#viewer@user:anne") }]);
+    const ask = { namespace: "doc", object: "1", relation: "viewer", subject: parseSubject("user:anne") };
+    await Promise.all([engine.check(ask), engine.check(ask), engine.check({ ...ask, object: "2" })]);
+    await engine.check(ask);
+    const metrics = createServerMetrics({ engineStats: () => engine.stats(), processMetrics: false });
+    const samples = parseSamples(await metrics.registry.metrics());
+    expect(sampleValue(samples, "gatehouse_check_cache_hits_total")).toBe(1);
+    expect(sampleValue(samples, "gatehouse_check_cache_misses_total")).toBe(3);
+    expect(sampleValue(samples, "gatehouse_evaluator_coalesced_checks_total")).toBe(1);
+    expect(sampleValue(samples, "gatehouse_evaluator_batched_checks_total")).toBe(2);
+    expect(sampleValue(samples, "gatehouse_evaluator_batches_total")).toBe(1);
+    expect(sampleValue(samples, "gatehouse_evaluator_queue_depth")).toBe(0);
+    expect(sampleValue(samples, "gatehouse_snapshot_tuple_versions")).toBe(1);
+    // Counters only move forward by what happened since the last scrape.
+    await engine.check(ask);
+    expect(sampleValue(parseSamples(await metrics.registry.metrics()), "gatehouse_check_cache_hits_total")).toBe(2);
   });
 });
 
