@@ -84,6 +84,17 @@ class TaskIds {
 // Schema versions are unique in the process: workers of a shared pool cache one decoded schema per version.
 let lastSchemaVersion = 0;
 
+/**
+ * The id of `*`, or a sentinel no per-task id reaches when the graph has none: per-task ids of unknown names
+ * start at -1, so -1 would make the first unknown subject look like a wildcard.
+ */
+const NO_WILDCARD = -(2 ** 30);
+
+function wildcardId(snapshot: GraphSnapshot): number {
+  const id = snapshot.names.objectId("*");
+  return id >= 0 ? id : NO_WILDCARD;
+}
+
 export class CheckRunner {
   private schemaVersion = 0;
   private shared: SharedSchema | undefined;
@@ -256,7 +267,7 @@ export class CheckRunner {
       layout: snapshot.layout,
       schema: this.shared ?? shareSchema(this.schemaVersion, null),
       revision,
-      wildcardObject: snapshot.names.objectId("*"),
+      wildcardObject: wildcardId(snapshot),
       items,
     };
     return { task };

@@ -29,7 +29,7 @@ export function evaluateBatch(schema: IntSchemaIndex, graph: IntGraph, batch: Ch
   const count = items.length / CHECK_ITEM_INTS;
   const results = new Uint8Array(count);
   if (count === 0) return results;
-  const checker = new IntChecker(schema, graph, batch.revision, batch.wildcardObject);
+  const checker = checkerFor(schema, graph, batch.revision, batch.wildcardObject);
   const order = subjectOrder(items, count);
   for (let k = 0; k < count; k++) {
     const i = order === undefined ? k : (order[k] as number);
@@ -50,6 +50,20 @@ export function evaluateBatch(schema: IntSchemaIndex, graph: IntGraph, batch: Ch
     }
   }
   return results;
+}
+
+// The last batch's checker, reused when the next batch reads the same schema, graph (one layout generation)
+// and revision: a graph is immutable at a revision it has reached, so its memo and node cache stay valid, and
+// a small batch does not pay for the checker's tables.
+let lastChecker: IntChecker | undefined;
+
+function checkerFor(schema: IntSchemaIndex, graph: IntGraph, revision: number, wildcardObject: number): IntChecker {
+  const c = lastChecker;
+  if (c !== undefined && c.schema === schema && c.graph === graph && c.revision === revision && c.wildcardObject === wildcardObject) {
+    return c;
+  }
+  lastChecker = new IntChecker(schema, graph, revision, wildcardObject);
+  return lastChecker;
 }
 
 /** Check indices grouped by subject (stable), or undefined when each subject's checks are already adjacent. */
@@ -89,5 +103,7 @@ function sameSubject(items: Int32Array, a: number, b: number): boolean {
  * sort, never a wrong answer: the checker compares the subject's three ids itself.
  */
 function subjectKey(items: Int32Array, at: number): number {
-  return (items[at + 4] as number) * 4194304 + ((items[at + 5] as number) & 2047) * 2048 + ((items[at + 3] as number) & 2047);
+  const type = (items[at + 3] as number) & 2047;
+  const relation = (items[at + 5] as number) & 2047;
+  return (items[at + 4] as number) * 4194304 + relation * 2048 + type;
 }

@@ -12,6 +12,7 @@ import type { TupleChange } from "../../store/tuple-store.js";
 import { formatSubject, type RelationTuple } from "../../tuple.js";
 import { Random, randomCase } from "../../../test/differential/random-model.js";
 import type { CheckRequest } from "../check.js";
+import { Checker } from "../checker.js";
 import { evaluateBatch } from "./batch.js";
 import { IntChecker } from "./int-checker.js";
 import { randomHistoryCase } from "./random-case.js";
@@ -52,6 +53,19 @@ function compareAt(
     if (actual !== want || batch[i] !== want) {
       expect.fail(`${label} @${revision}: ${describeCheck(c)}: string ${want}, IntChecker ${actual}, batch ${batch[i]}\n${context()}`);
     }
+    if (i % 4 === 0) {
+      // A fresh checker makes the same decisions as a fresh Checker, down to the depth need and the cut flag.
+      const fresh = new IntChecker(f.index, graph, revision, f.wildcard());
+      const value = fresh.resolve(t, o, r, st, so, sr, c.maxDepth);
+      const { namespace, object, relation, subject } = c.request;
+      const outcome = new Checker(schema, f.snapshot.at(revision)).resolve(namespace, object, relation, subject, c.maxDepth);
+      if (value !== outcome.value || fresh.needed !== outcome.needed || fresh.cut !== outcome.cut) {
+        expect.fail(
+          `${label} @${revision}: ${describeCheck(c)}: Checker ${JSON.stringify(outcome)}, ` +
+            `fresh IntChecker ${JSON.stringify({ value, needed: fresh.needed, cut: fresh.cut })}\n${context()}`,
+        );
+      }
+    }
     tally.checks++;
     tally.answers[want as 0 | 1 | 2]++;
   });
@@ -89,7 +103,6 @@ describe("int evaluator vs string evaluator", () => {
       }
     }
     // Guard against a vacuous run: every answer occurs often.
-    console.log(`random histories: ${tally.checks} checks, FALSE/TRUE/DEPTH_EXCEEDED ${tally.answers.join("/")}`);
     expect(tally.answers[1]).toBeGreaterThan(tally.checks / 20);
     expect(tally.answers[0]).toBeGreaterThan(tally.checks / 5);
     expect(tally.answers[2]).toBeGreaterThan(tally.checks / 200);
@@ -114,7 +127,6 @@ describe("int evaluator vs string evaluator", () => {
       compareAt(`fga seed ${seed}`, schema, f, 1, checks, tally, context);
       compareAt(`fga seed ${seed}`, schema, f, 2, checks, tally, context);
     }
-    console.log(`compiled models: ${tally.checks} checks, FALSE/TRUE/DEPTH_EXCEEDED ${tally.answers.join("/")}`);
     expect(tally.answers[1]).toBeGreaterThan(tally.checks / 30);
     expect(tally.answers[2]).toBeGreaterThan(0);
   });

@@ -320,6 +320,9 @@ describe("evaluateBatch", () => {
     const ids = new RequestIds(f.snapshot.names);
     const results = evaluateBatch(f.index, f.graph(), { revision: 1, wildcardObject: f.wildcard(), items: batchItems(ids, checks) });
     expect([...results]).toEqual([1, 1, 0, 0, 1, 2]);
+    // The next batch on the same graph and revision reuses the checker (memo, node cache): same answers.
+    const again = evaluateBatch(f.index, f.graph(), { revision: 1, wildcardObject: f.wildcard(), items: batchItems(ids, checks.slice(2)) });
+    expect([...again]).toEqual([0, 0, 1, 2]);
 
     // A graph that throws on one node: that check reports INTERNAL_ERROR, the others still answer.
     const graph = f.graph();

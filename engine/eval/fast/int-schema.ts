@@ -187,7 +187,7 @@ export class IntSchemaIndex {
     const children: number[] = [];
     const emit = (rw: IntRewrite): number => {
       const at = ops.length;
-      ops.push(0, 0, 0, 0);
+      for (let k = 0; k < OP_SIZE; k++) ops.push(0);
       switch (rw.kind) {
         case "this":
           ops[at] = OP_THIS;

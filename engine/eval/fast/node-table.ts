@@ -1,150 +1,161 @@
 /**
- * The checker's per-node state in one open-addressing hash table, so opening a node costs one probe and no
- * allocation: the memo (per subject), and the per-check path flag and union-only visit depth.
+ * The checker's per-node state in one open-addressing hash table, so opening a node costs one probe into one
+ * 32-byte record and no allocation: the node's graph id (looked up once per checker, since its graph and
+ * revision are fixed), the memo (valid for one subject), and the per-check path flag and union-only visit
+ * depth.
  *
- * A node key is `(object, relation * 2048 + type)`: two int32 columns instead of the packed double
- * `object * 4194304 + relation * 2048 + type`, which is the same key without boxing a double per lookup.
- * Clearing is O(1): slots carry the generation that filled them, and the per-check fields the check number
- * that last touched them.
+ * A node key is `(object, relation * 2048 + type)`: two int32 fields instead of the packed double
+ * `object * 4194304 + relation * 2048 + type`, the same key without boxing a double per lookup. Forgetting
+ * is O(1): records carry the subject their memo belongs to and the check that last touched their path fields.
  */
-const EMPTY_SEEN = -2147483648;
+
+// Record fields (RECORD ints per slot); a slot is addressed by the offset of its record.
+const KEY_OBJECT = 0;
+/** `relation * 2048 + type` (never negative for a stored key), or EMPTY. */
+const KEY_LOW = 1;
+/** The node's graph id, -1 when it has none, UNKNOWN_NODE before the first lookup. */
+export const GRAPH_NODE = 2;
+const MEMO_SUBJECT = 3;
+const MEMO_NEEDED = 4;
+const TOUCHED = 5;
+/** Union-only checks: the most depth the node was opened with in this check, or UNVISITED. */
+export const VISITED = 6;
+/** Bits 0-1: the memoized value; bit 2: on the current path. */
+const BITS = 7;
+const RECORD = 8;
+
+const EMPTY = -1;
+const ON_PATH = 4;
+export const UNVISITED = -2147483648;
+/** `GRAPH_NODE` of a node whose graph id was not looked up yet. */
+export const UNKNOWN_NODE = -2;
+/** Past this many nodes the table starts over at the next subject, so a long batch cannot grow it forever. */
+const MAX_SIZE = 1 << 14;
 
 export class NodeTable {
-  keyObject: Int32Array;
-  keyLow: Int32Array;
-  private filled: Int32Array;
-  /** Memo: the depth a stored result needs, -1 when there is none. */
-  memoNeeded: Int32Array;
-  memoValue: Uint8Array;
-  /** The check (see `beginCheck`) whose path and visit fields the slot holds. */
-  private touched: Int32Array;
-  onPath: Uint8Array;
-  /** Union-only checks: the most depth the node was opened with in this check, or EMPTY_SEEN. */
-  visited: Int32Array;
+  /** The records; replaced when the table grows (then `layout` changes). */
+  cells: Int32Array<ArrayBuffer>;
   private mask: number;
   private size = 0;
-  private generation = 1;
+  private subject = 1;
   private check = 1;
-  /** Bumped whenever slots move (growth), so holders of slot numbers can re-find them. */
+  /** Bumped whenever records move (growth, starting over), so holders of slots can find them again. */
   layout = 0;
 
-  constructor(capacity = 1024) {
-    this.keyObject = new Int32Array(capacity);
-    this.keyLow = new Int32Array(capacity);
-    this.filled = new Int32Array(capacity);
-    this.memoNeeded = new Int32Array(capacity);
-    this.memoValue = new Uint8Array(capacity);
-    this.touched = new Int32Array(capacity);
-    this.onPath = new Uint8Array(capacity);
-    this.visited = new Int32Array(capacity);
+  constructor(capacity = 256) {
+    this.cells = new Int32Array(capacity * RECORD).fill(EMPTY);
     this.mask = capacity - 1;
   }
 
-  /** Forgets everything (a new subject or revision). */
-  clear(): void {
-    this.size = 0;
-    if (++this.generation === 0x7fffffff) {
-      this.filled.fill(0);
-      this.generation = 1;
+  /** Forgets every memoized result (a new subject, or deciding a check afresh). */
+  nextSubject(): void {
+    if (this.size > MAX_SIZE) {
+      this.size = 0;
+      this.layout++;
+      for (let at = KEY_LOW; at < this.cells.length; at += RECORD) this.cells[at] = EMPTY;
+    }
+    if (++this.subject === 0x7fffffff) {
+      for (let at = MEMO_SUBJECT; at < this.cells.length; at += RECORD) this.cells[at] = 0;
+      this.subject = 1;
     }
   }
 
   /** Starts a check: every path flag and visit depth reads as unset. */
   beginCheck(): void {
     if (++this.check === 0x7fffffff) {
-      this.touched.fill(0);
+      for (let at = TOUCHED; at < this.cells.length; at += RECORD) this.cells[at] = 0;
       this.check = 1;
     }
   }
 
-  /** The slot of a node key, inserting it (empty memo, off the path, unvisited) when absent. */
+  /** The slot of a node key, inserting it (unknown graph id, no memo, off the path, unvisited) when absent. */
   slot(object: number, low: number): number {
+    let cells = this.cells;
     let mask = this.mask;
     let i = hash(object, low) & mask;
-    const gen = this.generation;
     for (;;) {
-      if (this.filled[i] !== gen) break;
-      if (this.keyObject[i] === object && this.keyLow[i] === low) return this.touch(i);
+      const at = i * RECORD;
+      const key = cells[at + KEY_LOW] as number;
+      if (key === EMPTY) break;
+      if (key === low && cells[at + KEY_OBJECT] === object) {
+        if (cells[at + TOUCHED] !== this.check) {
+          cells[at + TOUCHED] = this.check;
+          cells[at + BITS] = (cells[at + BITS] as number) & ~ON_PATH;
+          cells[at + VISITED] = UNVISITED;
+        }
+        return at;
+      }
       i = (i + 1) & mask;
     }
     if ((this.size + 1) * 2 > mask + 1) {
       this.grow();
+      cells = this.cells;
       mask = this.mask;
       i = hash(object, low) & mask;
-      while (this.filled[i] === gen) i = (i + 1) & mask;
+      while (cells[i * RECORD + KEY_LOW] !== EMPTY) i = (i + 1) & mask;
     }
     this.size++;
-    this.filled[i] = gen;
-    this.keyObject[i] = object;
-    this.keyLow[i] = low;
-    this.memoNeeded[i] = -1;
-    this.touched[i] = this.check;
-    this.onPath[i] = 0;
-    this.visited[i] = EMPTY_SEEN;
-    return i;
+    const at = i * RECORD;
+    cells[at + KEY_OBJECT] = object;
+    cells[at + KEY_LOW] = low;
+    cells[at + GRAPH_NODE] = UNKNOWN_NODE;
+    cells[at + MEMO_SUBJECT] = 0;
+    cells[at + TOUCHED] = this.check;
+    cells[at + VISITED] = UNVISITED;
+    cells[at + BITS] = 0;
+    return at;
   }
 
   /** The slot of a key known to be present (after growth moved it). */
   find(object: number, low: number): number {
-    const mask = this.mask;
+    const { cells, mask } = this;
     let i = hash(object, low) & mask;
-    while (!(this.keyObject[i] === object && this.keyLow[i] === low && this.filled[i] === this.generation)) i = (i + 1) & mask;
-    return i;
+    while (!(cells[i * RECORD + KEY_LOW] === low && cells[i * RECORD + KEY_OBJECT] === object)) i = (i + 1) & mask;
+    return i * RECORD;
   }
 
-  private touch(i: number): number {
-    if (this.touched[i] !== this.check) {
-      this.touched[i] = this.check;
-      this.onPath[i] = 0;
-      this.visited[i] = EMPTY_SEEN;
-    }
-    return i;
+  /** The memoized result's needed depth, or -1 when the slot has none for the current subject. */
+  memoNeeded(at: number): number {
+    return this.cells[at + MEMO_SUBJECT] === this.subject ? (this.cells[at + MEMO_NEEDED] as number) : -1;
+  }
+
+  /** The memoized value (valid when `memoNeeded` is not -1). */
+  memoValue(at: number): number {
+    return (this.cells[at + BITS] as number) & 3;
+  }
+
+  memoize(at: number, value: number, needed: number): void {
+    const cells = this.cells;
+    cells[at + MEMO_SUBJECT] = this.subject;
+    cells[at + MEMO_NEEDED] = needed;
+    cells[at + BITS] = ((cells[at + BITS] as number) & ~3) | value;
+  }
+
+  onPath(at: number): boolean {
+    return ((this.cells[at + BITS] as number) & ON_PATH) !== 0;
+  }
+
+  setOnPath(at: number, on: boolean): void {
+    const bits = this.cells[at + BITS] as number;
+    this.cells[at + BITS] = on ? bits | ON_PATH : bits & ~ON_PATH;
   }
 
   private grow(): void {
-    const old = {
-      keyObject: this.keyObject,
-      keyLow: this.keyLow,
-      filled: this.filled,
-      memoNeeded: this.memoNeeded,
-      memoValue: this.memoValue,
-      touched: this.touched,
-      onPath: this.onPath,
-      visited: this.visited,
-    };
-    const capacity = old.filled.length * 2;
-    this.keyObject = new Int32Array(capacity);
-    this.keyLow = new Int32Array(capacity);
-    this.filled = new Int32Array(capacity);
-    this.memoNeeded = new Int32Array(capacity);
-    this.memoValue = new Uint8Array(capacity);
-    this.touched = new Int32Array(capacity);
-    this.onPath = new Uint8Array(capacity);
-    this.visited = new Int32Array(capacity);
-    this.mask = capacity - 1;
-    const gen = this.generation;
-    for (let j = 0; j < old.filled.length; j++) {
-      if (old.filled[j] !== gen) continue;
-      const object = old.keyObject[j] as number;
-      const low = old.keyLow[j] as number;
-      let i = hash(object, low) & this.mask;
-      while (this.filled[i] === gen) i = (i + 1) & this.mask;
-      this.filled[i] = gen;
-      this.keyObject[i] = object;
-      this.keyLow[i] = low;
-      this.memoNeeded[i] = old.memoNeeded[j] as number;
-      this.memoValue[i] = old.memoValue[j] as number;
-      this.touched[i] = old.touched[j] as number;
-      this.onPath[i] = old.onPath[j] as number;
-      this.visited[i] = old.visited[j] as number;
+    const old = this.cells;
+    const capacity = (this.mask + 1) * 2;
+    const cells = new Int32Array(capacity * RECORD).fill(EMPTY);
+    const mask = capacity - 1;
+    for (let from = 0; from < old.length; from += RECORD) {
+      const low = old[from + KEY_LOW] as number;
+      if (low === EMPTY) continue;
+      let i = hash(old[from + KEY_OBJECT] as number, low) & mask;
+      while (cells[i * RECORD + KEY_LOW] !== EMPTY) i = (i + 1) & mask;
+      cells.set(old.subarray(from, from + RECORD), i * RECORD);
     }
+    this.cells = cells;
+    this.mask = mask;
     this.layout++;
   }
-}
-
-/** Whether `visited` holds a visit (see EMPTY_SEEN). */
-export function wasVisited(seen: number): boolean {
-  return seen !== EMPTY_SEEN;
 }
 
 function hash(object: number, low: number): number {
