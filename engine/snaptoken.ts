@@ -13,10 +13,19 @@ function checksum(revisionText: string): string {
   return createHash("sha256").update(`gatehouse-snaptoken:${revisionText}`).digest("base64url").slice(0, 6);
 }
 
+// Most responses in a burst carry the same (quantized) revision: remember the last token instead of hashing
+// again for each (profiled at about 2% of a Check's server time).
+let lastRevision = -1;
+let lastToken = "";
+
 /** Encodes a revision as a snaptoken, e.g. `gh1_2n9c.Xy3_ab`. */
 export function encodeSnaptoken(revision: Revision): string {
+  if (revision === lastRevision) return lastToken;
   const text = revision.toString(36);
-  return `${PREFIX}${text}.${checksum(text)}`;
+  const token = `${PREFIX}${text}.${checksum(text)}`;
+  lastRevision = revision;
+  lastToken = token;
+  return token;
 }
 
 /** Decodes a snaptoken; a malformed or altered token is `invalid_argument` naming `field`. */

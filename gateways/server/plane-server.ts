@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 /**
  * One Gatehouse plane (read, write, OPL, …) on one plaintext port that speaks HTTP/1.1 (REST, Connect,
  * gRPC-Web) and HTTP/2 cleartext (gRPC), like Keto's ports. A sniffing listener routes each connection by
@@ -131,6 +132,9 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
   const allServices: readonly PlaneService[] = ownsHealth ? services : [...services, planeService(Health, health.impl)];
   // Aborted only when a graceful close runs out of time: it aborts the signal of every call still running.
   const forceShutdown = new AbortController();
+  // connect-node links every request's signal to this one: with many requests in flight the default limit of
+  // ten listeners would print MaxListenersExceededWarning for a normal load.
+  setMaxListeners(0, forceShutdown.signal);
   const metrics = options.metrics ?? createServerMetrics({ processMetrics: false });
   const observer = createPlaneObserver({ plane: options.plane ?? "default", metrics });
   const sockets = new Set<Socket>();
