@@ -264,16 +264,29 @@ export class PermissionEngine {
   }
 
   /** Is the subject in `namespace:object#relation`? Depth exhaustion is an error, never a deny. */
-  async check(request: CheckRequest, at: ReadAt = {}): Promise<CheckResult> {
-    if (at.contextualTuples !== undefined && at.contextualTuples.length > 0) {
-      // Contextual tuples exist for this request only, so they are evaluated here on an overlay, uncached.
-      const { view, revision } = await this.viewFor(at);
-      const allowed = check(this.requireSchema(), view, request, { maxDepth: this.depth(at) });
-      return { allowed, revision };
+  check(request: CheckRequest, at: ReadAt = {}): Promise<CheckResult> {
+    try {
+      if (at.contextualTuples !== undefined && at.contextualTuples.length > 0) return this.checkWithContext(request, at);
+      requireRelation(this.requireSchema(), request.namespace, request.relation);
+      // The hot path stays synchronous up to the answer: a cache hit costs one promise, not a chain of them.
+      const revision = this.revisionNow(at);
+      if (revision === undefined) return this.resolveRevision(at).then((r) => this.checkAt(request, r, at));
+      return this.checkAt(request, revision, at);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    requireRelation(this.requireSchema(), request.namespace, request.relation);
-    const revision = await this.resolveRevision(at);
-    const allowed = await this.runner.check(request, revision, this.depth(at));
+  }
+
+  private checkAt(request: CheckRequest, revision: Revision, at: ReadAt): Promise<CheckResult> {
+    const answer = this.runner.check(request, revision, this.depth(at));
+    if (typeof answer === "boolean") return Promise.resolve({ allowed: answer, revision });
+    return answer.then((allowed) => ({ allowed, revision }));
+  }
+
+  /** Contextual tuples exist for this request only, so they are evaluated here on an overlay, uncached. */
+  private async checkWithContext(request: CheckRequest, at: ReadAt): Promise<CheckResult> {
+    const { view, revision } = await this.viewFor(at);
+    const allowed = check(this.requireSchema(), view, request, { maxDepth: this.depth(at) });
     return { allowed, revision };
   }
 
@@ -506,6 +519,14 @@ export class PermissionEngine {
         return Math.max(wanted, this.quantizedRevision());
       }
     }
+  }
+
+  /** The revision of a consistency that needs no store round trip, or undefined when it may need one. */
+  private revisionNow(at: ReadAt): Revision | undefined {
+    const consistency = at.consistency;
+    if (consistency === undefined || consistency.kind === "minimize_latency") return this.quantizedRevision();
+    if (consistency.kind === "latest_applied") return this.snapshot.revision;
+    return undefined;
   }
 
   /** The head as of the last quantization boundary, never older than the snapshot's horizon. */

@@ -5,14 +5,20 @@
  */
 import type { Revision } from "../store/tuple-store.js";
 
-interface Mark {
-  readonly at: number;
-  readonly revision: Revision;
-}
+/**
+ * Marks closer together than this are merged into the earlier one (which then names the later revision), so
+ * a node applying thousands of writes a second keeps a bounded record. A merged mark can only make a read
+ * fresher, never staler.
+ */
+const MERGE_MS = 10;
 
 /** A bounded record of (time, head revision) marks, oldest first. */
 export class RevisionClock {
-  private readonly marks: Mark[] = [];
+  private times: number[] = [];
+  private revisions: Revision[] = [];
+  private boundary = Number.NaN;
+  private quantum = Number.NaN;
+  private boundaryRevision: Revision | undefined;
 
   constructor(
     /** How long marks are kept (at least the quantum and the retention window). */
@@ -23,24 +29,30 @@ export class RevisionClock {
   /** Records that `revision` is the head from now on. */
   record(revision: Revision): void {
     const at = this.now();
-    const last = this.marks[this.marks.length - 1];
-    if (last !== undefined && last.revision >= revision) return;
-    this.marks.push({ at, revision });
-    // Keep one mark older than the window: it says which revision was the head at the window's start.
-    const cutoff = at - this.keepMs;
-    let drop = 0;
-    while (drop + 1 < this.marks.length && (this.marks[drop + 1] as Mark).at <= cutoff) drop++;
-    if (drop > 0) this.marks.splice(0, drop);
+    const last = this.revisions.length - 1;
+    if (last >= 0 && (this.revisions[last] as Revision) >= revision) return;
+    // Never into the first mark: it stands for the snapshot's build when the record starts inside a window.
+    if (last > 0 && at - (this.times[last] as number) < MERGE_MS) this.revisions[last] = revision;
+    else {
+      this.times.push(at);
+      this.revisions.push(revision);
+    }
+    // The answer for the current boundary may change only if this mark is not after it.
+    if (at <= this.boundary) this.boundary = Number.NaN;
+    this.prune(at - this.keepMs);
   }
 
   /** The head revision at time `time`, or undefined when the record starts later. */
   headAt(time: number): Revision | undefined {
-    let found: Revision | undefined;
-    for (const mark of this.marks) {
-      if (mark.at > time) break;
-      found = mark.revision;
+    // The last mark at or before `time` (binary search; marks are in time order).
+    let lo = 0;
+    let hi = this.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.times[mid] as number) <= time) lo = mid + 1;
+      else hi = mid;
     }
-    return found;
+    return lo === 0 ? undefined : this.revisions[lo - 1];
   }
 
   /**
@@ -49,9 +61,26 @@ export class RevisionClock {
    * the oldest recorded revision (the snapshot's build) when the record starts inside the window.
    */
   quantized(quantumMs: number): Revision | undefined {
+    if (quantumMs <= 0) return this.revisions[this.revisions.length - 1];
     const now = this.now();
-    if (quantumMs <= 0) return this.marks[this.marks.length - 1]?.revision;
     const boundary = Math.floor(now / quantumMs) * quantumMs;
-    return this.headAt(boundary) ?? this.marks[0]?.revision;
+    if (boundary === this.boundary && quantumMs === this.quantum) return this.boundaryRevision;
+    const revision = this.headAt(boundary) ?? this.revisions[0];
+    // Cache per boundary: every read in the window asks the same question.
+    this.boundary = boundary;
+    this.quantum = quantumMs;
+    this.boundaryRevision = revision;
+    return revision;
+  }
+
+  /** Drops marks older than `cutoff`, keeping the newest of them: it names the head at the cutoff. */
+  private prune(cutoff: number): void {
+    let drop = 0;
+    while (drop + 1 < this.times.length && (this.times[drop + 1] as number) <= cutoff) drop++;
+    // Splicing costs O(marks); do it in chunks so pruning stays amortised O(1) per record.
+    if (drop >= 64 || (drop > 0 && drop * 2 >= this.times.length)) {
+      this.times = this.times.slice(drop);
+      this.revisions = this.revisions.slice(drop);
+    }
   }
 }

@@ -67,6 +67,19 @@ const BASE_SHIFT = 2;
 /** Phase of a this / tuple-to-userset frame that has buffered its subjects and visited none yet. */
 const VISIT = 2;
 
+// The subject's own tuples, indexed once it has been probed often enough (see `hasSubjectEdge`).
+/** Probes through the graph's pair hash before indexing the subject's reverse list instead. */
+const PROBES_BEFORE_INDEX = 4;
+/** A reverse list longer than this stays unindexed (the pair hash answers in O(1) anyway). */
+const MAX_INDEXED_EDGES = 256;
+/** Slots of the index (a power of two, at least 2 * MAX_INDEXED_EDGES so probe chains stay short). */
+const INDEX_SLOTS = 1024;
+/** 32 - log2(INDEX_SLOTS): a multiplicative hash's top bits pick the slot. */
+const INDEX_SHIFT = 22;
+const INDEX_PENDING = 0;
+const INDEX_BUILT = 1;
+const INDEX_TOO_LONG = 2;
+
 /** Evaluates checks for one schema, graph and revision. Reuse it for a batch: the memo lives per subject. */
 export class IntChecker {
   readonly schema: IntSchemaIndex;
@@ -83,6 +96,16 @@ export class IntChecker {
   /** The wildcard `T:*` node that would match the subject (OpenFGA typed objects only), or -1. */
   private wildcardNode = -1;
   private subjectIsWildcard = false;
+  /** INDEX_PENDING, INDEX_BUILT or INDEX_TOO_LONG: whether `hasSubjectEdge` answers from `indexKeys`. */
+  private indexState = INDEX_PENDING;
+  private subjectProbes = 0;
+  /**
+   * The userset nodes holding a version of `node@subject` live at the revision, as an open-addressing set
+   * (key node + 1; a slot counts only when its stamp is the current subject's), so it is reset in O(1).
+   */
+  private readonly indexKeys = new Int32Array(INDEX_SLOTS);
+  private readonly indexStamps = new Int32Array(INDEX_SLOTS);
+  private indexStamp = 0;
   /** The node table holds results of earlier checks of the current subject. */
   private memoInUse = false;
   /** This check runs in union-only (reachability) mode. */
@@ -183,6 +206,8 @@ export class IntChecker {
     const { graph, wildcardObject } = this;
     const valid = sType >= 0 && sObject >= 0 && sRelation >= 0;
     this.subjectNode = valid ? graph.findNode(sType, sObject, sRelation) : -1;
+    this.indexState = INDEX_PENDING;
+    this.subjectProbes = 0;
     this.subjectIsWildcard = this.schema.isWildcard(sType, sObject, sRelation, wildcardObject);
     // OpenFGA: a typed object (never a subject set) also matches a stored `T:*`.
     this.wildcardNode =
@@ -298,7 +323,7 @@ export class IntChecker {
       return;
     }
     if (
-      (this.subjectNode >= 0 && this.subjectAllowed(def) && graph.hasEdge(node, this.subjectNode, revision)) ||
+      (this.subjectNode >= 0 && this.subjectAllowed(def) && this.hasSubjectEdge(node)) ||
       (this.wildcardNode >= 0 && schema.acceptsWildcard(def, this.sType) && graph.hasEdge(node, this.wildcardNode, revision))
     ) {
       this.answer(TRUE, 0, 0);
@@ -316,13 +341,63 @@ export class IntChecker {
     this.visitBuffered(OP_THIS, at, owner, depth, from);
   }
 
+  /**
+   * `graph.hasEdge(node, subjectNode, revision)`. A search that misses visits many usersets and probes the pair
+   * hash (a cache miss or two) at each; a typical subject has only a few tuples of its own, so after a few
+   * probes its reverse list is read once into a small set in the checker, and later probes stay in L1.
+   */
+  private hasSubjectEdge(node: number): boolean {
+    if (this.indexState === INDEX_PENDING && ++this.subjectProbes > PROBES_BEFORE_INDEX) this.indexSubject();
+    if (this.indexState !== INDEX_BUILT) return this.graph.hasEdge(node, this.subjectNode, this.revision);
+    const keys = this.indexKeys;
+    const stamps = this.indexStamps;
+    const stamp = this.indexStamp;
+    for (let i = Math.imul(node, 0x9e3779b1) >>> INDEX_SHIFT; stamps[i] === stamp; i = (i + 1) & (INDEX_SLOTS - 1)) {
+      if (keys[i] === node) return true;
+    }
+    return false;
+  }
+
+  /** Reads the subject's reverse list into the index (the usersets with a version live at the revision). */
+  private indexSubject(): void {
+    const { graph, revision } = this;
+    const stamp = this.nextIndexStamp();
+    const keys = this.indexKeys;
+    const stamps = this.indexStamps;
+    let count = 0;
+    for (let e = graph.firstInEdge(this.subjectNode); e >= 0; e = graph.nextInEdge(e)) {
+      if (++count > MAX_INDEXED_EDGES) {
+        this.indexState = INDEX_TOO_LONG;
+        // Leave no slot looking filled under the current stamp.
+        this.nextIndexStamp();
+        return;
+      }
+      if (!graph.edgeVisible(e, revision)) continue;
+      const node = graph.edgeNode(e);
+      let i = Math.imul(node, 0x9e3779b1) >>> INDEX_SHIFT;
+      while (stamps[i] === stamp && keys[i] !== node) i = (i + 1) & (INDEX_SLOTS - 1);
+      stamps[i] = stamp;
+      keys[i] = node;
+    }
+    this.indexState = INDEX_BUILT;
+  }
+
+  /** A new stamp empties the index; on wrapping, old stamps are cleared so none can come back. */
+  private nextIndexStamp(): number {
+    if (++this.indexStamp === 0x7fffffff) {
+      this.indexStamps.fill(0);
+      this.indexStamp = 1;
+    }
+    return this.indexStamp;
+  }
+
   /** Tuple-to-userset: membership in `T:x#computed` for every stored `T:x` of the tupleset. */
   private startTupleToUserset(at: number, owner: number, depth: number): void {
     const { graph, schema } = this;
     const type = this.frames[owner + TYPE] as number;
     const tupleset = this.ops[at + 1] as number;
     const tuplesetDef = schema.findRelation(type, tupleset);
-    const node = tuplesetDef < 0 ? -1 : graph.findNode(type, this.frames[owner + OBJECT] as number, tupleset);
+    const node = tuplesetDef < 0 ? -1 : this.tuplesetNode(type, this.frames[owner + OBJECT] as number, tupleset);
     if (node < 0) {
       this.answer(FALSE, 0, 0);
       return;
@@ -529,6 +604,24 @@ export class IntChecker {
     if (node === UNKNOWN_NODE) {
       const frames = this.frames;
       node = this.graph.findNode(frames[f + TYPE] as number, frames[f + OBJECT] as number, frames[f + RELATION] as number);
+      cells[at] = node;
+    }
+    return node;
+  }
+
+  /**
+   * The graph node of a tupleset userset, cached in its node-table record like any node's (a relation often has
+   * several tuple-to-usersets over one tupleset, e.g. `own`, `edit` and `view from parent`).
+   */
+  private tuplesetNode(type: number, object: number, tupleset: number): number {
+    const table = this.table;
+    const at = table.slot(object, tupleset * MAX_NAME_ID + type) + GRAPH_NODE;
+    // The slot may have grown the table: the open frames' slots are found again before they are used.
+    if (table.layout !== this.tableLayout) this.refreshSlots();
+    const cells = table.cells;
+    let node = cells[at] as number;
+    if (node === UNKNOWN_NODE) {
+      node = this.graph.findNode(type, object, tupleset);
       cells[at] = node;
     }
     return node;
