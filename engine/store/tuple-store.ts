@@ -123,8 +123,9 @@ export interface TupleStore {
   read(filter: TupleFilter, options?: ReadOptions): Promise<ReadResult>;
 
   /**
-   * Every tuple live at `revision`, in key order, in batches of about `batchSize` (default 20,000): the bulk
-   * read that builds a snapshot, without page tokens or the page-size limit of `read`.
+   * Every tuple live at `revision`, in no particular order, in batches of `batchSize` (default 20,000): the
+   * bulk read that builds a snapshot, without page tokens or the page-size limit of `read`. Leaving the loop
+   * early ends the scan.
    */
   scan(revision: Revision, batchSize?: number): AsyncIterable<RelationTuple[]>;
 
