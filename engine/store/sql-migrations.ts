@@ -115,9 +115,10 @@ export async function migrate(executor: SqlExecutor, options: MigrateOptions = {
     );
   } catch (err) {
     // Two concurrent `CREATE TABLE IF NOT EXISTS` can both pass the existence check in PostgreSQL; the loser
-    // fails on the catalog's unique index. The table exists either way, which is all we need.
+    // fails on the catalog's unique index (23505), as a duplicate table (42P07) or as a duplicate of the
+    // table's row type (42710, seen about once in 15 races). The table exists either way, which is all we need.
     const state = sqlStateOf(err);
-    if (state !== "23505" && state !== "42P07") throw err;
+    if (state !== "23505" && state !== "42P07" && state !== "42710") throw err;
   }
   const done = new Set(await appliedMigrations(executor));
   const applied: number[] = [];
