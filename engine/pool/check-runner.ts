@@ -147,8 +147,27 @@ export class CheckRunner {
   /** Checks every request at one revision; an item's failure is its result, in input order. */
   async checkMany(requests: readonly CheckRequest[], revision: number, depth: number): Promise<Array<boolean | GatehouseError>> {
     if (this.options.pool !== undefined) {
-      const settled = await Promise.allSettled(requests.map((r) => this.check(r, revision, depth)));
-      return settled.map((s) => (s.status === "fulfilled" ? s.value : toGatehouseError(s.reason)));
+      // Cache hits answer here; only the misses become promises (a warm BatchCheck allocates little).
+      const answers = requests.map((r) => this.check(r, revision, depth));
+      const results = new Array<boolean | GatehouseError>(answers.length);
+      const pending: Promise<void>[] = [];
+      answers.forEach((answer, i) => {
+        if (typeof answer === "boolean") results[i] = answer;
+        else {
+          pending.push(
+            answer.then(
+              (allowed) => {
+                results[i] = allowed;
+              },
+              (err: unknown) => {
+                results[i] = toGatehouseError(err);
+              },
+            ),
+          );
+        }
+      });
+      if (pending.length > 0) await Promise.all(pending);
+      return results;
     }
     // Inline: the misses go to the evaluator as one batch, so they share its memo.
     const results = new Array<boolean | GatehouseError>(requests.length);

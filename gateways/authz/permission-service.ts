@@ -57,6 +57,11 @@ function isItemFailure(error: unknown): error is GatehouseError {
   return typeof field === "string" && /^(namespace|object|relation|subject)\b/.test(field);
 }
 
+// Every decided item is one of two messages; sharing them saves two allocations per item of a large batch
+// (responses are only serialized, never mutated).
+const ALLOWED = create(BatchCheckResultSchema, { result: { case: "allowed", value: true } });
+const DENIED = create(BatchCheckResultSchema, { result: { case: "allowed", value: false } });
+
 function itemError(error: GatehouseError): BatchCheckResult {
   return create(BatchCheckResultSchema, {
     result: {
@@ -84,7 +89,7 @@ export function createPermissionService(
   async function batchCheck(items: readonly RelationTuple[], requested: ReadAt) {
     const { results, revision } = await engine.checkMany(items.map(checkRequestOf), requested);
     const converted = results.map((result, i): BatchCheckResult => {
-      if (typeof result === "boolean") return create(BatchCheckResultSchema, { result: { case: "allowed", value: result } });
+      if (typeof result === "boolean") return result ? ALLOWED : DENIED;
       if (!isItemFailure(result)) throw renameErrorField(result, [contextualRule]);
       return itemError(renameErrorField(result, relationshipRules(`items[${i}].relationship.`)) as GatehouseError);
     });
