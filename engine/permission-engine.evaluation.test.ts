@@ -155,6 +155,35 @@ describe("the worker pool", () => {
     expect(batching.batches).toBeLessThanOrEqual(8);
   });
 
+  it("confirms lookup candidates in the pool, page by page, as the calling thread does", async () => {
+    const pooled = await engineWith({ quantizationMs: 0, evaluator: { threads: 2 } });
+    const inline = await engineWith({ quantizationMs: 0 });
+    const tuples = [
+      "group:eng#member@user:anne",
+      "group:eng#member@user:bob",
+      ...Array.from({ length: 300 }, (_, i) => `doc:${String(i).padStart(3, "0")}#viewer@${i % 2 === 0 ? "group:eng#member" : `user:u${i}`}`),
+    ];
+    await pooled.write(touch(...tuples));
+    await inline.write(touch(...tuples));
+    const pages = async (engine: PermissionEngine): Promise<string[][]> => {
+      const out: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await engine.lookupResources({ namespace: "doc", relation: "viewer", subject: parseSubject("user:anne") }, { pageSize: 40, ...(cursor === undefined ? {} : { cursor }) });
+        out.push(page.objects);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      return out;
+    };
+    const viaPool = await pages(pooled);
+    expect(viaPool).toEqual(await pages(inline));
+    expect(viaPool.flat()).toHaveLength(150);
+    expect(viaPool.map((p) => p.length)).toEqual([40, 40, 40, 30]);
+    const subjects = await pooled.lookupSubjects({ namespace: "doc", object: "000", relation: "viewer", subjectNamespace: "user" }, { pageSize: 0 });
+    expect(subjects.subjects.map((s) => (s.kind === "set" ? s.object : s.id))).toEqual(["anne", "bob"]);
+    expect(pooled.stats().batching.batchedChecks).toBeGreaterThan(150);
+  });
+
   it("replaces a worker that dies and retries its batch once", async () => {
     const crashes = new Int32Array(new SharedArrayBuffer(4));
     const engine = await engineWith({ quantizationMs: 0, evaluator: { threads: 1, workerFile: crashingWorker, workerData: { crashes } } });

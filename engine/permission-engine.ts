@@ -7,6 +7,9 @@ import { InvalidArgumentError, NotFoundError, type GatehouseError, toGatehouseEr
 import { CheckCache, type CheckCacheStats } from "./cache/check-cache.js";
 import { RevisionClock } from "./cache/revision-clock.js";
 import { check, expand, lookupResources, lookupSubjects, type ExpandTree } from "./eval/index.js";
+import { resourceCandidates } from "./eval/lookup-resources.js";
+import { planSubjects } from "./eval/lookup-subjects.js";
+import { paginateBatched } from "./eval/paginate.js";
 import { requireRelation } from "./eval/schema-access.js";
 import { CheckRunner, type CheckRunnerStats } from "./pool/check-runner.js";
 import { EvaluatorPool, type EvaluatorPoolStats } from "./pool/evaluator-pool.js";
@@ -352,11 +355,19 @@ export class PermissionEngine {
     at: ReadAt = {},
   ): Promise<{ objects: string[]; nextCursor: string | undefined; revision: Revision }> {
     const { view, revision } = await this.viewFor(at);
-    const result = lookupResources(this.requireSchema(), view, request, {
-      maxDepth: this.depth(at),
-      ...page,
-    });
-    return { objects: result.objects, nextCursor: result.nextCursor, revision };
+    const schema = this.requireSchema();
+    const depth = this.depth(at);
+    if (hasContext(at)) {
+      const result = lookupResources(schema, view, request, { maxDepth: depth, ...page });
+      return { objects: result.objects, nextCursor: result.nextCursor, revision };
+    }
+    // Candidates come from a walk on this thread; their checks go to the evaluator in batches (the pool).
+    const { namespace, relation, subject } = request;
+    const candidates = resourceCandidates(schema, view, request);
+    const result = await paginateBatched(candidates, page, (ids) =>
+      this.runner.checkMany(ids.map((object) => ({ namespace, object, relation, subject })), revision, depth),
+    );
+    return { objects: result.ids, nextCursor: result.nextCursor, revision };
   }
 
   /**
@@ -369,11 +380,23 @@ export class PermissionEngine {
     at: ReadAt = {},
   ): Promise<{ subjects: Subject[]; nextCursor: string | undefined; revision: Revision }> {
     const { view, revision } = await this.viewFor(at);
-    const result = lookupSubjects(this.requireSchema(), view, request, {
-      maxDepth: this.depth(at),
-      ...page,
-    });
-    return { subjects: result.subjects, nextCursor: result.nextCursor, revision };
+    const schema = this.requireSchema();
+    const depth = this.depth(at);
+    if (hasContext(at)) {
+      const result = lookupSubjects(schema, view, request, { maxDepth: depth, ...page });
+      return { subjects: result.subjects, nextCursor: result.nextCursor, revision };
+    }
+    const { namespace, object, relation } = request;
+    const plan = planSubjects(schema, view, request, page);
+    const confirm = (ids: readonly string[]) =>
+      this.runner.checkMany(ids.map((id) => ({ namespace, object, relation, subject: plan.make(id) })), revision, depth);
+    if (plan.everyone === "unless-wildcard-allowed") {
+      const [star] = await confirm(["*"]);
+      if (star instanceof Error) throw star;
+      if (star !== true) plan.addKnown();
+    } else if (plan.everyone === "always") plan.addKnown();
+    const result = await paginateBatched(plan.candidates, page, confirm);
+    return { subjects: result.ids.map(plan.make), nextCursor: result.nextCursor, revision };
   }
 
   /**
@@ -555,6 +578,10 @@ function compileOptions(language: SchemaLanguage | undefined, engine: Permission
   if (engine.oplPrecedence !== undefined) options.oplPrecedence = engine.oplPrecedence;
   if (engine.oplStrict !== undefined) options.oplStrict = engine.oplStrict;
   return options;
+}
+
+function hasContext(at: ReadAt): boolean {
+  return at.contextualTuples !== undefined && at.contextualTuples.length > 0;
 }
 
 function nonNegative(value: number, field: string): number {

@@ -40,17 +40,26 @@ export function lookupResources(
   options?: EvalOptions & PageOptions,
 ): LookupResourcesResult {
   const { namespace, relation, subject } = request;
-  requireRelation(schema, namespace, relation);
   const maxDepth = resolveMaxDepth(options);
-  const index = new SchemaIndex(schema);
-  const candidates = index.reachesComplement(namespace, relation)
-    ? view.objectsOfType(namespace)
-    : reverseCandidates(schema, view, index, namespace, subject);
+  const candidates = resourceCandidates(schema, view, request);
   const checker = new Checker(schema, view);
   const page = paginate(candidates, options, (object) =>
     decide(checker.resolve(namespace, object, relation, subject, maxDepth), { namespace, object, relation, subject }, maxDepth),
   );
   return page.nextCursor === undefined ? { objects: page.ids } : { objects: page.ids, nextCursor: page.nextCursor };
+}
+
+/**
+ * Validates a resource lookup and lists its candidates (see `lookupResources`): objects that may hold the
+ * relation, each still to be confirmed with a check.
+ */
+export function resourceCandidates(schema: Schema, view: GraphView, request: LookupResourcesRequest): Iterable<string> {
+  const { namespace, relation, subject } = request;
+  requireRelation(schema, namespace, relation);
+  const index = new SchemaIndex(schema);
+  return index.reachesComplement(namespace, relation)
+    ? view.objectsOfType(namespace)
+    : reverseCandidates(schema, view, index, namespace, subject);
 }
 
 /**

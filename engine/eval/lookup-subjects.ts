@@ -51,7 +51,38 @@ export function lookupSubjects(
   request: LookupSubjectsRequest,
   options?: LookupSubjectsOptions,
 ): LookupSubjectsResult {
-  const { namespace, object, relation, subjectNamespace } = request;
+  const { namespace, object, relation } = request;
+  const maxDepth = resolveMaxDepth(options);
+  const plan = planSubjects(schema, view, request, options);
+  const checker = new Checker(schema, view);
+  const allowed = (id: string): boolean => {
+    const subject = plan.make(id);
+    return decide(checker.resolve(namespace, object, relation, subject, maxDepth), { namespace, object, relation, subject }, maxDepth);
+  };
+  if (plan.everyone === "always" || (plan.everyone === "unless-wildcard-allowed" && !allowed("*"))) plan.addKnown();
+  const page = paginate(plan.candidates, options, allowed);
+  const subjects = page.ids.map(plan.make);
+  return page.nextCursor === undefined ? { subjects } : { subjects, nextCursor: page.nextCursor };
+}
+
+/** The candidates of a subject lookup, before any check: shared by the synchronous and the batched path. */
+export interface SubjectLookupPlan {
+  /** The subject an id stands for. */
+  readonly make: (id: string) => Subject;
+  /** Ids found along the walk (and `*` when a wildcard or complement was reached). */
+  readonly candidates: Set<string>;
+  /**
+   * Whether every known id of the subject type must be a candidate too: always (a complement, or wildcard
+   * members asked for), only when the wildcard subject `T:*` is itself not allowed, or never.
+   */
+  readonly everyone: "always" | "unless-wildcard-allowed" | "never";
+  /** Adds every id of the subject type the view knows to `candidates`. */
+  addKnown(): void;
+}
+
+/** Validates a subject lookup and walks the graph for its candidates (see `lookupSubjects`). */
+export function planSubjects(schema: Schema, view: GraphView, request: LookupSubjectsRequest, options?: LookupSubjectsOptions): SubjectLookupPlan {
+  const { namespace, relation, subjectNamespace } = request;
   const subjectRelation = request.subjectRelation ?? "";
   requireRelation(schema, namespace, relation);
   if (subjectNamespace === "") {
@@ -68,18 +99,10 @@ export function lookupSubjects(
       details: { field: "subjectNamespace", namespace: subjectNamespace },
     });
   }
-  const maxDepth = resolveMaxDepth(options);
   const make = (id: string): Subject =>
     subjectNamespace === ""
       ? { kind: "id", id }
       : { kind: "set", namespace: subjectNamespace, object: id, relation: subjectRelation };
-
-  const checker = new Checker(schema, view);
-  const allowed = (id: string): boolean => {
-    const subject = make(id);
-    return decide(checker.resolve(namespace, object, relation, subject, maxDepth), { namespace, object, relation, subject }, maxDepth);
-  };
-
   const walk = forwardCandidates(schema, view, request, subjectRelation);
   const candidates = walk.ids;
   const wildcardKind = schema.language === "fga" && subjectNamespace !== "" && subjectRelation === "";
@@ -87,14 +110,17 @@ export function lookupSubjects(
   // Known subjects that only a wildcard (or a complement) can admit. When `T:*` itself is listed it stands
   // for them, as in OpenFGA's ListUsers; when it is not (an exclusion removed `T:*` but not every `T:x`),
   // they must be listed one by one to stay complete.
-  const everyone =
-    walk.complement ||
-    (walk.wildcard && (options?.listWildcardMembers === true || !(wildcardKind && allowed("*"))));
-  if (everyone) for (const id of view.objectsOfType(subjectNamespace)) candidates.add(id);
-
-  const page = paginate(candidates, options, allowed);
-  const subjects = page.ids.map(make);
-  return page.nextCursor === undefined ? { subjects } : { subjects, nextCursor: page.nextCursor };
+  let everyone: SubjectLookupPlan["everyone"] = "never";
+  if (walk.complement || (walk.wildcard && (options?.listWildcardMembers === true || !wildcardKind))) everyone = "always";
+  else if (walk.wildcard) everyone = "unless-wildcard-allowed";
+  return {
+    make,
+    candidates,
+    everyone,
+    addKnown() {
+      for (const id of view.objectsOfType(subjectNamespace)) candidates.add(id);
+    },
+  };
 }
 
 interface ForwardWalk {
