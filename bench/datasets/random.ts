@@ -33,25 +33,5 @@ export function chance(seed: number, stream: number, index: number): number {
   return hash32(seed, stream, index) / 4294967296;
 }
 
-/** A small sequential PRNG (mulberry32): fast, 32-bit state, good enough to sample workloads. */
-export class Prng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
+/** The sequential generator for sampling workloads (shared with the randomized tests). */
+export { Prng } from "../../common/prng.js";

@@ -5,14 +5,9 @@
  */
 import type { SharedGraphLayout } from "../graph/shared/shared-tables.js";
 
-/** Ints per check in `CheckTask.items`: type, object, relation, subject type, subject object, subject relation, depth. */
-export const ITEM_INTS = 7;
-
-/** Result codes, one byte per item. */
-export const RESULT_FALSE = 0;
-export const RESULT_TRUE = 1;
-export const RESULT_DEPTH_EXCEEDED = 2;
-export const RESULT_ERROR = 3;
+// The batch format is the evaluator's (`evaluateBatch`): 7 ints per check in; one result byte per check out.
+export { CHECK_ITEM_INTS as ITEM_INTS, INTERNAL_ERROR as RESULT_ERROR } from "../eval/fast/batch.js";
+export { DEPTH_EXCEEDED as RESULT_DEPTH_EXCEEDED, FALSE as RESULT_FALSE, TRUE as RESULT_TRUE } from "../eval/fast/int-checker.js";
 
 /** The compiled int schema as UTF-8 JSON in shared memory, decoded by a worker only when `version` changes. */
 export interface SharedSchema {

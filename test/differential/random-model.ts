@@ -2,26 +2,11 @@
  * Random OpenFGA models and tuple sets for the differential test, from a seeded generator so a failure can
  * be replayed by its seed.
  */
+import { Prng } from "../../common/prng.js";
 import type { RelationTuple, Subject } from "../../engine/tuple.js";
 
-/** A small seeded PRNG (mulberry32): deterministic across runs and platforms. */
-export class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
+/** The seeded PRNG with the picks the generators need. */
+export class Random extends Prng {
   /** True with probability p. */
   chance(p: number): boolean {
     return this.next() < p;
