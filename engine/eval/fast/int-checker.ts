@@ -280,14 +280,40 @@ export class IntChecker {
       this.rc = 0;
       return false;
     }
+    const root = this.schema.defRoot[def] as number;
+    if (this.ops[root] === OP_THIS) {
+      // A plain `this` relation (a group's members, say): most such nodes are decided by their own tuples, so
+      // decide them here without a frame, closing them as `run` would (one level needed, memoized, rebased).
+      let node = table.cells[slot + GRAPH_NODE] as number;
+      if (node === UNKNOWN_NODE) {
+        node = this.graph.findNode(type, object, relation);
+        table.cells[slot + GRAPH_NODE] = node;
+      }
+      const from = this.bufferTop;
+      if (this.thisDecided(def, node)) {
+        table.memoize(slot, this.rv, 1);
+        this.rn = 1 + requesterDepth - depth;
+        return false;
+      }
+      table.setOnPath(slot, true);
+      const f = this.pushNode(def, depth, 1, type, object, relation, slot);
+      this.visitBuffered(OP_THIS, root, f, depth, from);
+      return true;
+    }
     table.setOnPath(slot, true);
-    const f = this.push(NODE, def, depth, 0);
+    this.pushNode(def, depth, 0, type, object, relation, slot);
+    return true;
+  }
+
+  /** Pushes the NODE frame of a userset (`phase` 1: its rewrite's frame follows at once). */
+  private pushNode(def: number, depth: number, phase: number, type: number, object: number, relation: number, slot: number): number {
+    const f = this.push(NODE, def, depth, phase);
     const frames = this.frames;
     frames[f + TYPE] = type;
     frames[f + OBJECT] = object;
     frames[f + RELATION] = relation;
     frames[f + SLOT] = slot;
-    return true;
+    return f;
   }
 
   /**
@@ -315,19 +341,29 @@ export class IntChecker {
 
   /** `this`: the exact tuple, a matching wildcard, or membership in a stored subject set. */
   private startThis(at: number, owner: number, depth: number): void {
+    const from = this.bufferTop;
+    if (!this.thisDecided(this.frames[owner + OP] as number, this.graphNode(owner))) {
+      this.visitBuffered(OP_THIS, at, owner, depth, from);
+    }
+  }
+
+  /**
+   * `this` of graph node `node` (def `def`): answers into the registers and returns true when its own tuples
+   * decide it (no node, the exact tuple or wildcard, or no subject set to visit); else buffers the subject sets
+   * to visit and returns false.
+   */
+  private thisDecided(def: number, node: number): boolean {
     const { graph, schema, revision } = this;
-    const def = this.frames[owner + OP] as number;
-    const node = this.graphNode(owner);
     if (node < 0) {
       this.answer(FALSE, 0, 0);
-      return;
+      return true;
     }
     if (
       (this.subjectNode >= 0 && this.subjectAllowed(def) && this.hasSubjectEdge(node)) ||
       (this.wildcardNode >= 0 && schema.acceptsWildcard(def, this.sType) && graph.hasEdge(node, this.wildcardNode, revision))
     ) {
       this.answer(TRUE, 0, 0);
-      return;
+      return true;
     }
     // The live subject sets the type list allows (storedSubjectAllowed of a set: never a wildcard).
     const from = this.bufferTop;
@@ -338,7 +374,9 @@ export class IntChecker {
       if (strict && !schema.listsSubject(def, graph.nodeType(s), graph.nodeRelation(s))) continue;
       this.buffer(s);
     }
-    this.visitBuffered(OP_THIS, at, owner, depth, from);
+    if (this.bufferTop !== from) return false;
+    this.answer(FALSE, 0, 0);
+    return true;
   }
 
   /**
@@ -397,7 +435,7 @@ export class IntChecker {
     const type = this.frames[owner + TYPE] as number;
     const tupleset = this.ops[at + 1] as number;
     const tuplesetDef = schema.findRelation(type, tupleset);
-    const node = tuplesetDef < 0 ? -1 : this.tuplesetNode(type, this.frames[owner + OBJECT] as number, tupleset);
+    const node = tuplesetDef < 0 ? -1 : graph.findNode(type, this.frames[owner + OBJECT] as number, tupleset);
     if (node < 0) {
       this.answer(FALSE, 0, 0);
       return;
@@ -604,24 +642,6 @@ export class IntChecker {
     if (node === UNKNOWN_NODE) {
       const frames = this.frames;
       node = this.graph.findNode(frames[f + TYPE] as number, frames[f + OBJECT] as number, frames[f + RELATION] as number);
-      cells[at] = node;
-    }
-    return node;
-  }
-
-  /**
-   * The graph node of a tupleset userset, cached in its node-table record like any node's (a relation often has
-   * several tuple-to-usersets over one tupleset, e.g. `own`, `edit` and `view from parent`).
-   */
-  private tuplesetNode(type: number, object: number, tupleset: number): number {
-    const table = this.table;
-    const at = table.slot(object, tupleset * MAX_NAME_ID + type) + GRAPH_NODE;
-    // The slot may have grown the table: the open frames' slots are found again before they are used.
-    if (table.layout !== this.tableLayout) this.refreshSlots();
-    const cells = table.cells;
-    let node = cells[at] as number;
-    if (node === UNKNOWN_NODE) {
-      node = this.graph.findNode(type, object, tupleset);
       cells[at] = node;
     }
     return node;

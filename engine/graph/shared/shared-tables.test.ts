@@ -31,6 +31,26 @@ describe("shared graph tables", () => {
     expect(now.hasEdge(n4000, now.findNode(2, 4000, 0), 1)).toBe(false);
   });
 
+  it("keeps an older generation's lists whole when only the edge table grows", () => {
+    const tables = new SharedGraphTables({ nodes: 64, edges: 16 });
+    const node = tables.internNode(1, 1, 1);
+    const subjects = Array.from({ length: 40 }, (_, i) => tables.internNode(2, 100 + i, 0));
+    for (let i = 0; i < 10; i++) tables.insertEdge(node, subjects[i] as number, 1);
+    const old = new SharedGraphReader(tables.layout);
+    for (let i = 10; i < 40; i++) tables.insertEdge(node, subjects[i] as number, 2);
+    expect(tables.layout.generation).toBeGreaterThan(old.generation);
+    const listed = (r: SharedGraphReader, revision: number): number[] => {
+      const out: number[] = [];
+      for (let e = r.firstDirectEdge(node); e >= 0; e = r.nextDirectEdge(e)) if (r.edgeVisible(e, revision)) out.push(r.edgeSubject(e));
+      return out.sort((a, b) => a - b);
+    };
+    expect(listed(old, 1)).toEqual(subjects.slice(0, 10));
+    let reverse = 0;
+    for (let e = old.firstInEdge(subjects[3] as number); e >= 0; e = old.nextInEdge(e)) reverse++;
+    expect(reverse).toBe(1);
+    expect(listed(tables.reader, 2)).toEqual(subjects);
+  });
+
   it("chains versions of a re-added tuple and answers each revision", () => {
     const tables = new SharedGraphTables();
     const node = tables.internNode(1, 1, 1);

@@ -53,10 +53,29 @@ export interface SharedGraphLayout {
   readonly pairHash: SharedArrayBuffer;
 }
 
+/**
+ * Node hash slots are pairs (NODE_SLOT ints): the node id + 1 (0: empty), then the triple's fingerprint, so a
+ * probe passes other nodes' slots without reading their records (each a likely cache miss).
+ */
+const NODE_SLOT = 2;
+
+/**
+ * The first slot of a triple: the object and type pick the place and the relation steps from it, so the
+ * usersets of one object (`doc:1#viewer`, `doc:1#editor`, `doc:1#parent`, which one check looks up together)
+ * sit in adjacent slots, mostly in one cache line. Their records are usually adjacent too (one tuple batch
+ * created them).
+ */
+function nodeSlot(type: number, object: number, relation: number, mask: number): number {
+  let h = Math.imul(object ^ (object >>> 16), 0x45d9f3b) ^ Math.imul(type, 0x119de1f3);
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+  return ((h ^ (h >>> 13)) + relation) & mask;
+}
+
+/** The fingerprint stored next to a node's id (any int32; a match is confirmed against the record). */
 function hashTriple(type: number, object: number, relation: number): number {
   let h = Math.imul(object ^ (object >>> 16), 0x45d9f3b) ^ Math.imul(relation * 2048 + type, 0x119de1f3);
   h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-  return (h ^ (h >>> 13)) >>> 0;
+  return h ^ (h >>> 13);
 }
 
 function hashPair(node: number, subject: number): number {
@@ -88,10 +107,13 @@ export class SharedGraphReader implements IntGraph {
   findNode(type: number, object: number, relation: number): number {
     if (object < 0 || type < 0 || relation < 0) return -1;
     const { nodeHash, nodes } = this;
-    const mask = nodeHash.length - 1;
-    for (let slot = hashTriple(type, object, relation) & mask; ; slot = (slot + 1) & mask) {
-      const entry = nodeHash[slot] as number;
+    const mask = nodeHash.length / NODE_SLOT - 1;
+    const fingerprint = hashTriple(type, object, relation);
+    for (let slot = nodeSlot(type, object, relation, mask); ; slot = (slot + 1) & mask) {
+      const at = slot * NODE_SLOT;
+      const entry = nodeHash[at] as number;
       if (entry === 0) return -1;
+      if (nodeHash[at + 1] !== fingerprint) continue;
       const base = (entry - 1) * NODE_STRIDE;
       if (nodes[base + N_OBJECT] === object && nodes[base + N_RELATION] === relation && nodes[base + N_TYPE] === type) {
         return entry - 1;
@@ -218,7 +240,7 @@ export class SharedGraphTables {
     const edges = Math.max(16, capacity.edges ?? 1024);
     this.nodes = new Int32Array(new SharedArrayBuffer(nodes * NODE_STRIDE * 4));
     this.edges = new Int32Array(new SharedArrayBuffer(edges * EDGE_STRIDE * 4));
-    this.nodeHash = new Int32Array(new SharedArrayBuffer(powerOfTwoAtLeast(nodes * 2) * 4));
+    this.nodeHash = new Int32Array(new SharedArrayBuffer(powerOfTwoAtLeast(nodes * 2) * NODE_SLOT * 4));
     this.pairHash = new Int32Array(new SharedArrayBuffer(powerOfTwoAtLeast(edges * 2) * 4));
     this.layoutValue = this.makeLayout();
     this.readerValue = new SharedGraphReader(this.layoutValue);
@@ -253,7 +275,8 @@ export class SharedGraphTables {
     if (found >= 0) return found;
     if (this.nodeCount >= MAX_RECORDS) throw tooLarge("nodes");
     if ((this.nodeCount + 1) * NODE_STRIDE > this.nodes.length) this.growNodes();
-    if ((this.nodeCount + 1) * 2 > this.nodeHash.length) this.rehashNodes(this.nodeHash.length * 2);
+    const nodeSlots = this.nodeHash.length / NODE_SLOT;
+    if ((this.nodeCount + 1) * 2 > nodeSlots) this.rehashNodes(nodeSlots * 2);
     const node = this.nodeCount++;
     const base = node * NODE_STRIDE;
     const { nodes } = this;
@@ -366,10 +389,15 @@ export class SharedGraphTables {
   private placeNode(table: Int32Array, node: number): void {
     const base = node * NODE_STRIDE;
     const { nodes } = this;
-    const mask = table.length - 1;
-    let slot = hashTriple(nodes[base + N_TYPE] as number, nodes[base + N_OBJECT] as number, nodes[base + N_RELATION] as number) & mask;
-    while (table[slot] !== 0) slot = (slot + 1) & mask;
-    Atomics.store(table, slot, node + 1);
+    const type = nodes[base + N_TYPE] as number;
+    const object = nodes[base + N_OBJECT] as number;
+    const relation = nodes[base + N_RELATION] as number;
+    const mask = table.length / NODE_SLOT - 1;
+    let slot = nodeSlot(type, object, relation, mask);
+    while (table[slot * NODE_SLOT] !== 0) slot = (slot + 1) & mask;
+    // The fingerprint first: the id's store publishes the slot whole.
+    Atomics.store(table, slot * NODE_SLOT + 1, hashTriple(type, object, relation));
+    Atomics.store(table, slot * NODE_SLOT, node + 1);
   }
 
   /** Points the pair slot of `edge`'s tuple at `edge`: replaces `previous` in place, or takes a free slot. */
@@ -398,11 +426,16 @@ export class SharedGraphTables {
     const next = new Int32Array(new SharedArrayBuffer(this.edges.byteLength * 2));
     next.set(this.edges);
     this.edges = next;
+    // The list heads move on too: edges appended from now on exist only in the new buffer, so heads pointing
+    // at them must not land in the node records an older generation's readers follow into the old buffer.
+    const nodes = new Int32Array(new SharedArrayBuffer(this.nodes.byteLength));
+    nodes.set(this.nodes);
+    this.nodes = nodes;
     this.publish();
   }
 
   private rehashNodes(size: number): void {
-    this.nodeHash = new Int32Array(new SharedArrayBuffer(size * 4));
+    this.nodeHash = new Int32Array(new SharedArrayBuffer(size * NODE_SLOT * 4));
     for (let n = 0; n < this.nodeCount; n++) this.placeNode(this.nodeHash, n);
     this.publish();
   }
