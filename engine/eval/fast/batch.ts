@@ -1,6 +1,7 @@
 /**
  * A batch of checks by ids, as a worker evaluates it: one revision, one result byte per check, in input order.
  * Checks are grouped by subject internally, so one checker's memo (which lives per subject) serves a group.
+ * Only values are needed here, so checks go through `IntChecker.decide` (the union-only fast path first).
  */
 import type { IntGraph } from "../../graph/int-graph.js";
 import { IntChecker } from "./int-checker.js";
@@ -35,7 +36,7 @@ export function evaluateBatch(schema: IntSchemaIndex, graph: IntGraph, batch: Ch
     const i = order === undefined ? k : (order[k] as number);
     const at = i * CHECK_ITEM_INTS;
     try {
-      results[i] = checker.resolve(
+      results[i] = checker.decide(
         items[at] as number,
         items[at + 1] as number,
         items[at + 2] as number,

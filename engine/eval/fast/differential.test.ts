@@ -15,15 +15,20 @@ import type { CheckRequest } from "../check.js";
 import { Checker } from "../checker.js";
 import { evaluateBatch } from "./batch.js";
 import { IntChecker } from "./int-checker.js";
+import { fastPathStats } from "./union-fast-path.js";
 import { randomHistoryCase } from "./random-case.js";
 import { batchItems, intFixture, RequestIds, stringTri, type IntFixture } from "./test-support.js";
 
 const SEEDS = Number(process.env.GATEHOUSE_FAST_DIFF_SEEDS ?? 300);
 const DEPTHS = [1, 2, 3, 4, 6, 25];
+/** Large seed counts run long (each check is evaluated five ways). */
+const TIMEOUT = Math.max(30_000, SEEDS * 60);
 
 interface Tally {
   checks: number;
   answers: [number, number, number];
+  /** Answers of the checks of union-only relations (the ones the fast path may answer), by value. */
+  unionOnly: [number, number, number];
 }
 
 function describeCheck(c: { request: CheckRequest; maxDepth: number }): string {
@@ -48,10 +53,14 @@ function compareAt(
   const batch = evaluateBatch(f.index, graph, { revision, wildcardObject: f.wildcard(), items: batchItems(ids, checks) });
   checks.forEach((c, i) => {
     const [t, o, r, st, so, sr] = ids.request(c.request) as [number, number, number, number, number, number];
+    // The fast path (decide) and the forward walk (resolve) interleaved on one checker, sharing its memo.
+    const decided = checker.decide(t, o, r, st, so, sr, c.maxDepth);
     const actual = checker.resolve(t, o, r, st, so, sr, c.maxDepth);
     const want = expected[i] as number;
-    if (actual !== want || batch[i] !== want) {
-      expect.fail(`${label} @${revision}: ${describeCheck(c)}: string ${want}, IntChecker ${actual}, batch ${batch[i]}\n${context()}`);
+    if (actual !== want || decided !== want || batch[i] !== want) {
+      expect.fail(
+        `${label} @${revision}: ${describeCheck(c)}: string ${want}, IntChecker ${actual}, decide ${decided}, batch ${batch[i]}\n${context()}`,
+      );
     }
     if (i % 4 === 0) {
       // A fresh checker makes the same decisions as a fresh Checker, down to the depth need and the cut flag.
@@ -68,7 +77,31 @@ function compareAt(
     }
     tally.checks++;
     tally.answers[want as 0 | 1 | 2]++;
+    const def = f.index.findRelation(t, r);
+    if (def >= 0 && f.index.defUnionOnly[def] === 1) tally.unionOnly[want as 0 | 1 | 2]++;
   });
+}
+
+/** Asserts the union-only fast path answered a fair share of checks, both TRUE and FALSE. */
+function expectFastPathUsed(tally: Tally, share = 0.5): void {
+  const { tried, answeredTrue, answeredFalse } = fastPathStats;
+  console.log(
+    `fast path: ${JSON.stringify(fastPathStats)} of 2 x ${tally.checks} checks, answers ${JSON.stringify(tally.answers)}, ` +
+      `union-only ${JSON.stringify(tally.unionOnly)}`,
+  );
+  // Each check goes through the fast path twice (decide and evaluateBatch); it sees the union-only ones.
+  const [no, yes] = tally.unionOnly;
+  expect(tried, "fast path tried").toBeGreaterThan(2 * tally.checks * 0.1);
+  expect(yes, "union-only TRUE checks").toBeGreaterThan(tally.checks / 500);
+  expect(no, "union-only FALSE checks").toBeGreaterThan(tally.checks / 20);
+  expect(answeredTrue, "fast path answered TRUE").toBeGreaterThan(2 * yes * share);
+  expect(answeredFalse, "fast path answered FALSE").toBeGreaterThan(2 * no * share);
+}
+
+function resetFastPathStats(): void {
+  fastPathStats.tried = 0;
+  fastPathStats.answeredTrue = 0;
+  fastPathStats.answeredFalse = 0;
 }
 
 function formatTuples(tuples: readonly RelationTuple[]): string {
@@ -81,7 +114,8 @@ function formatChanges(changes: readonly TupleChange[]): string {
 
 describe("int evaluator vs string evaluator", () => {
   it(`agrees on ${SEEDS} random schemas and histories (OpenFGA, Keto non-strict, strict OPL)`, () => {
-    const tally: Tally = { checks: 0, answers: [0, 0, 0] };
+    const tally: Tally = { checks: 0, answers: [0, 0, 0], unionOnly: [0, 0, 0] };
+    resetFastPathStats();
     for (let seed = 1; seed <= SEEDS; seed++) {
       const c = randomHistoryCase(seed);
       const snapshot = GraphSnapshot.build(c.initial, 1);
@@ -106,10 +140,12 @@ describe("int evaluator vs string evaluator", () => {
     expect(tally.answers[1]).toBeGreaterThan(tally.checks / 20);
     expect(tally.answers[0]).toBeGreaterThan(tally.checks / 5);
     expect(tally.answers[2]).toBeGreaterThan(tally.checks / 200);
-  });
+    expectFastPathUsed(tally);
+  }, TIMEOUT);
 
   it("agrees on the compiled OpenFGA models of test/differential, before and after deleting a quarter", () => {
-    const tally: Tally = { checks: 0, answers: [0, 0, 0] };
+    const tally: Tally = { checks: 0, answers: [0, 0, 0], unionOnly: [0, 0, 0] };
+    resetFastPathStats();
     for (let seed = 1; seed <= Math.ceil(SEEDS / 3); seed++) {
       const c = randomCase(seed);
       const schema = compileSchema(c.model, { language: "fga" }).schema;
@@ -129,5 +165,6 @@ describe("int evaluator vs string evaluator", () => {
     }
     expect(tally.answers[1]).toBeGreaterThan(tally.checks / 30);
     expect(tally.answers[2]).toBeGreaterThan(0);
-  });
+    expectFastPathUsed(tally);
+  }, TIMEOUT);
 });

@@ -12,6 +12,10 @@
  *
  * Subjects are node triples: a bare id is `(0, id, 0)`, a typed object `(type, id, 0)`, a subject set
  * `(type, id, relation)`.
+ *
+ * `decide` (what batches use) first tries a union-only check on the subject-driven fast path
+ * (`union-fast-path.ts`), which returns the walk's value exactly or declines; `resolve` is the walk alone, so its
+ * `needed` and `cut` still match the Checker's.
  */
 import type { IntGraph } from "../../graph/int-graph.js";
 import {
@@ -27,6 +31,7 @@ import {
   type IntSchema,
 } from "./int-schema.js";
 import { GRAPH_NODE, NodeTable, UNKNOWN_NODE, UNVISITED, VISITED } from "./node-table.js";
+import { UNDECIDED, UnionFastPath } from "./union-fast-path.js";
 
 /** Three-valued membership, as in `../checker.ts`. */
 export const FALSE = 0;
@@ -85,6 +90,8 @@ export class IntChecker {
   readonly schema: IntSchemaIndex;
   private readonly ops: Int32Array;
   private readonly table = new NodeTable();
+  /** The subject-driven shortcut for union-only checks (`decide`). */
+  private readonly fast: UnionFastPath;
 
   // The current subject and what it implies.
   private hasSubject = false;
@@ -132,6 +139,7 @@ export class IntChecker {
   ) {
     this.schema = schema instanceof IntSchemaIndex ? schema : new IntSchemaIndex(schema);
     this.ops = this.schema.ops;
+    this.fast = new UnionFastPath(this.schema, graph, revision, wildcardObject);
   }
 
   /** The depth the last result needs to come out the same (meaningless for DEPTH_EXCEEDED). */
@@ -182,6 +190,31 @@ export class IntChecker {
     return this.rv as IntTri;
   }
 
+  /**
+   * `resolve(...)`, the value alone: a union-only check is first tried on the subject-driven fast path
+   * (`union-fast-path.ts`), which answers exactly or not at all. `needed` and `cut` are meaningless after it.
+   */
+  decide(
+    type: number,
+    object: number,
+    relation: number,
+    sType: number,
+    sObject: number,
+    sRelation: number,
+    depth: number,
+  ): IntTri {
+    if (!this.hasSubject || sType !== this.sType || sObject !== this.sObject || sRelation !== this.sRelation) {
+      this.setSubject(sType, sObject, sRelation);
+    }
+    const def = this.schema.findRelation(type, relation);
+    // Out-of-range relations and no depth are `resolve`'s special cases (and cheap there).
+    if (def >= 0 && relation >= 0 && relation < MAX_NAME_ID && depth >= 1 && this.schema.defUnionOnly[def] === 1) {
+      const value = this.fast.decide(type, object, relation, def, depth);
+      if (value !== UNDECIDED) return value as IntTri;
+    }
+    return this.resolve(type, object, relation, sType, sObject, sRelation, depth);
+  }
+
   private evaluate(type: number, object: number, relation: number, depth: number): void {
     this.table.beginCheck();
     this.top = -FRAME;
@@ -212,6 +245,7 @@ export class IntChecker {
     // OpenFGA: a typed object (never a subject set) also matches a stored `T:*`.
     this.wildcardNode =
       this.schema.fga && sType > 0 && sRelation === 0 && wildcardObject >= 0 ? graph.findNode(sType, wildcardObject, 0) : -1;
+    this.fast.setSubject(sType, sRelation, this.subjectNode, this.wildcardNode, this.subjectIsWildcard);
   }
 
   /** `storedSubjectAllowed` for the check's subject. */

@@ -288,6 +288,21 @@ export class IntSchemaIndex {
     return false;
   }
 
+  /** Def `d`'s allowed subject types as `[type, relation, wildcard ? 1 : 0]` (a copy, for building tables). */
+  directTypesOf(d: number): [number, number, number][] {
+    const out: [number, number, number][] = [];
+    const dt = this.directTypes;
+    for (let i = (this.directStart[d] as number) * 3, end = (this.directStart[d + 1] as number) * 3; i < end; i += 3) {
+      out.push([dt[i] as number, dt[i + 1] as number, dt[i + 2] as number]);
+    }
+    return out;
+  }
+
+  /** The number of defs (the non-strict plain def included). */
+  get defCount(): number {
+    return this.defRoot.length;
+  }
+
   /** `acceptsWildcard`: def `d` accepts `type:*`. */
   acceptsWildcard(d: number, type: number): boolean {
     const dt = this.directTypes;
