@@ -4,6 +4,7 @@
  * the bytes its entries hold, not by a count, since keys vary in length.
  */
 import { LRUCache } from "lru-cache";
+import type { Subject } from "../tuple.js";
 
 /** Per-entry overhead beyond the key's characters: the LRU's slots, the boxed value, the Map entry. */
 const ENTRY_OVERHEAD_BYTES = 64;
@@ -64,14 +65,23 @@ export class CheckCache {
   }
 }
 
-/** The cache key of a check at a revision and depth (unit separators keep ids with any characters apart). */
+/**
+ * The cache key of a check: schema version, revision, depth, the userset and the subject. Free-form parts
+ * (ids, and names a request may invent) carry their length, so no choice of characters in one part can make
+ * two different checks share a key (a shared cache must not let one caller's answer stand for another's
+ * question). One template literal, because this runs for every check, cache hit or not.
+ */
 export function checkKey(
+  schemaVersion: number,
   revision: number,
   depth: number,
   namespace: string,
   object: string,
   relation: string,
-  subjectKey: string,
+  subject: Subject,
 ): string {
-  return `${revision}\u001f${depth}\u001f${namespace}\u001f${object}\u001f${relation}\u001f${subjectKey}`;
+  const head = `${schemaVersion}|${revision}|${depth}|${namespace.length}:${namespace}${relation.length}:${relation}${object.length}:${object}`;
+  return subject.kind === "id"
+    ? `${head}i${subject.id}`
+    : `${head}s${subject.namespace.length}:${subject.namespace}${subject.relation.length}:${subject.relation}${subject.object}`;
 }

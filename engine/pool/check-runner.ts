@@ -9,7 +9,6 @@ import { checkKey, type CheckCache } from "../cache/check-cache.js";
 import { maxDepthExceeded, type CheckRequest } from "../eval/check.js";
 import { evaluateBatch } from "../eval/fast/batch.js";
 import { compileIntSchema, IntSchemaIndex } from "../eval/fast/int-schema.js";
-import { subjectKey } from "../eval/schema-access.js";
 import type { GraphSnapshot } from "../graph/graph-snapshot.js";
 import type { Schema } from "../schema/ir.js";
 import type { EvaluatorPool } from "./evaluator-pool.js";
@@ -206,7 +205,7 @@ export class CheckRunner {
   }
 
   private keyOf(request: CheckRequest, revision: number, depth: number): string {
-    return `${this.schemaVersion}\u001f${checkKey(revision, depth, request.namespace, request.object, request.relation, subjectKey(request.subject))}`;
+    return checkKey(this.schemaVersion, revision, depth, request.namespace, request.object, request.relation, request.subject);
   }
 
   private settle(key: string, code: number, request: CheckRequest, depth: number): boolean {
