@@ -32,6 +32,7 @@ import {
 } from "./int-schema.js";
 import { GRAPH_NODE, NodeTable, UNKNOWN_NODE, UNVISITED, VISITED } from "./node-table.js";
 import { UNDECIDED, UnionFastPath } from "./union-fast-path.js";
+import { withRoom } from "./int-buffer.js";
 
 /** Three-valued membership, as in `../checker.ts`. */
 export const FALSE = 0;
@@ -498,11 +499,7 @@ export class IntChecker {
   }
 
   private buffer(subject: number): void {
-    if (this.bufferTop === this.subjects.length) {
-      const next = new Int32Array(this.subjects.length * 2);
-      next.set(this.subjects);
-      this.subjects = next;
-    }
+    this.subjects = withRoom(this.subjects, this.bufferTop + 1);
     this.subjects[this.bufferTop++] = subject;
   }
 
@@ -706,11 +703,7 @@ export class IntChecker {
 
   private push(kind: number, op: number, depth: number, phase: number): number {
     const f = this.top + FRAME;
-    if (f === this.frames.length) {
-      const next = new Int32Array(this.frames.length * 2);
-      next.set(this.frames);
-      this.frames = next;
-    }
+    this.frames = withRoom(this.frames, f + FRAME);
     const frames = this.frames;
     frames[f + KIND] = kind;
     frames[f + OP] = op;

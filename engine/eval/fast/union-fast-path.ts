@@ -28,6 +28,7 @@
 import type { IntGraph } from "../../graph/int-graph.js";
 import { IntSchemaIndex, MAX_NAME_ID, OP_COMPUTED, OP_THIS, OP_TTU, OP_UNION } from "./int-schema.js";
 import { ABSENT, PairMap } from "./pair-map.js";
+import { withRoom } from "./int-buffer.js";
 
 /** The fast path has no exact answer: run the forward walk. */
 export const UNDECIDED = -1;
@@ -253,11 +254,7 @@ class Stack {
 
   push(type: number, object: number, relation: number, hops: number, cost: number, start: number): number {
     const f = this.top + FRAME;
-    if (f === this.frames.length) {
-      const next = new Int32Array(this.frames.length * 2);
-      next.set(this.frames);
-      this.frames = next;
-    }
+    this.frames = withRoom(this.frames, f + FRAME);
     const fr = this.frames;
     fr[f + F_TYPE] = type;
     fr[f + F_OBJECT] = object;
@@ -273,11 +270,7 @@ class Stack {
 
   child(type: number, object: number, relation: number, cost: number, node: number): void {
     const at = this.childTop;
-    if (at === this.children.length) {
-      const next = new Int32Array(this.children.length * 2);
-      next.set(this.children);
-      this.children = next;
-    }
+    this.children = withRoom(this.children, at + CHILD);
     const c = this.children;
     c[at + C_TYPE] = type;
     c[at + C_OBJECT] = object;
@@ -290,11 +283,7 @@ class Stack {
   /** Appends `count` child records from `from` at `at`. */
   copyChildren(from: Int32Array, at: number, count: number): void {
     const size = count * CHILD;
-    while (this.childTop + size > this.children.length) {
-      const next = new Int32Array(this.children.length * 2);
-      next.set(this.children);
-      this.children = next;
-    }
+    this.children = withRoom(this.children, this.childTop + size);
     const c = this.children;
     for (let i = 0, to = this.childTop; i < size; i++) c[to + i] = from[at + i] as number;
     this.childTop += size;
@@ -313,11 +302,7 @@ class IntPool {
 
   /** Room for `n` more ints; returns where they start. */
   reserve(n: number): number {
-    while (this.top + n > this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
+    this.data = withRoom(this.data, this.top + n);
     const at = this.top;
     this.top += n;
     return at;
@@ -748,11 +733,7 @@ export class UnionFastPath {
   }
 
   private sPush(t: number, o: number, r: number, node: number, hops: number): void {
-    if (this.sTop + CHILD > this.squeue.length) {
-      const next = new Int32Array(this.squeue.length * 2);
-      next.set(this.squeue);
-      this.squeue = next;
-    }
+    this.squeue = withRoom(this.squeue, this.sTop + CHILD);
     const q = this.squeue;
     const at = this.sTop;
     q[at + C_TYPE] = t;
@@ -1137,11 +1118,7 @@ function addEntry(buf: Stack, count: number, a: number, b: number, c: number, ho
     return count;
   }
   const at = count * size;
-  while (at + size > buf.children.length) {
-    const next = new Int32Array(buf.children.length * 2);
-    next.set(buf.children);
-    buf.children = next;
-  }
+  buf.children = withRoom(buf.children, at + size);
   const out = buf.children;
   out[at] = a;
   out[at + 1] = b;
