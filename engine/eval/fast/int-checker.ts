@@ -166,9 +166,7 @@ export class IntChecker {
     sRelation: number,
     depth: number,
   ): IntTri {
-    if (!this.hasSubject || sType !== this.sType || sObject !== this.sObject || sRelation !== this.sRelation) {
-      this.setSubject(sType, sObject, sRelation);
-    }
+    this.useSubject(sType, sObject, sRelation);
     const def = this.schema.findRelation(type, relation);
     if (def < 0) return this.answer(FALSE, 0, 0);
     if (relation < 0 || relation >= MAX_NAME_ID) {
@@ -204,9 +202,7 @@ export class IntChecker {
     sRelation: number,
     depth: number,
   ): IntTri {
-    if (!this.hasSubject || sType !== this.sType || sObject !== this.sObject || sRelation !== this.sRelation) {
-      this.setSubject(sType, sObject, sRelation);
-    }
+    this.useSubject(sType, sObject, sRelation);
     const def = this.schema.findRelation(type, relation);
     // Out-of-range relations and no depth are `resolve`'s special cases (and cheap there).
     if (def >= 0 && relation >= 0 && relation < MAX_NAME_ID && depth >= 1 && this.schema.defUnionOnly[def] === 1) {
@@ -214,6 +210,13 @@ export class IntChecker {
       if (value !== UNDECIDED) return value as IntTri;
     }
     return this.resolve(type, object, relation, sType, sObject, sRelation, depth);
+  }
+
+  /** Switches to a subject unless it is the current one (whose memo and caches then stay). */
+  private useSubject(sType: number, sObject: number, sRelation: number): void {
+    if (!this.hasSubject || sType !== this.sType || sObject !== this.sObject || sRelation !== this.sRelation) {
+      this.setSubject(sType, sObject, sRelation);
+    }
   }
 
   private evaluate(type: number, object: number, relation: number, depth: number): void {
