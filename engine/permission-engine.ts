@@ -198,6 +198,7 @@ export class PermissionEngine {
     const head = await store.headRevision();
     const snapshot = new GraphSnapshot();
     for await (const tuples of store.scan(head)) snapshot.load(tuples, head);
+    // An empty store yields no batch: the snapshot must still stand at the store's head.
     snapshot.load([], head);
     return new PermissionEngine(store, snapshot, schema, options);
   }

@@ -34,10 +34,6 @@ export class CheckCache {
         : undefined;
   }
 
-  get enabled(): boolean {
-    return this.lru !== undefined;
-  }
-
   get(key: string): boolean | undefined {
     const value = this.lru?.get(key);
     if (value === undefined) this.misses++;

@@ -216,11 +216,6 @@ export class GraphSnapshot {
     this.oldest = minRevision;
   }
 
-  /** Tuple versions that `compact(minRevision)` would drop (to decide whether compacting is worth it). */
-  removedBy(minRevision: Revision): number {
-    return this.tables.countRemovedBy(minRevision);
-  }
-
   /** A read-only view of the tuples live at `revision` (default: the head). */
   at(revision: Revision = this.head): GraphView {
     checkRevision(revision, "revision");

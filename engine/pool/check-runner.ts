@@ -294,7 +294,7 @@ export class CheckRunner {
     const { snapshot } = this.options;
     const task: CheckTask = {
       layout: snapshot.layout,
-      schema: this.shared ?? shareSchema(this.schemaVersion, null),
+      schema: this.requireShared(),
       revision,
       wildcardObject: wildcardId(snapshot),
       items: this.encodeItems(jobs),
@@ -324,6 +324,11 @@ export class CheckRunner {
       items[base + 6] = depth;
     });
     return items;
+  }
+
+  private requireShared(): SharedSchema {
+    if (this.shared === undefined) throw new InternalError("the check runner has no schema", { reason: "no_schema" });
+    return this.shared;
   }
 
   private requireIndex(): IntSchemaIndex {
