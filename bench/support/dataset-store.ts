@@ -8,6 +8,7 @@ import { UnavailableError } from "../../common/errors.js";
 import type { SchemaLanguage } from "../../engine/schema/ir.js";
 import type {
   ChangesResult,
+  GarbageCollection,
   DeleteResult,
   ReadOptions,
   ReadResult,
@@ -71,7 +72,13 @@ export function createDatasetStore(schema: { text: string; language: SchemaLangu
       if (batch.length > 0) yield batch;
     },
     async changes(afterRevision: number): Promise<ChangesResult> {
-      return { changes: [], untilRevision: Math.max(afterRevision, REVISION), more: false };
+      return { changes: [], untilRevision: Math.max(afterRevision, REVISION), more: false, schemaRevision: REVISION };
+    },
+    async collectGarbage(): Promise<GarbageCollection> {
+      return { horizon: 0, removedVersions: 0 };
+    },
+    async changelogHorizon(): Promise<number> {
+      return 0;
     },
     async readSchema(): Promise<StoredSchema> {
       return { text: schema.text, language: schema.language, revision: REVISION };

@@ -47,6 +47,28 @@ export interface GatehouseConfig {
     /** How long older revisions stay readable from memory (at_exact_snapshot, old snaptokens). */
     retentionMillis: number;
   };
+  redis: {
+    /** A Redis URL (`redis://host:6379/0`); absent means no Redis (PostgreSQL notifications and polling only). */
+    url: string | undefined;
+    /** Prefix of every key Gatehouse writes, so several deployments (or tests) can share one Redis. */
+    keyPrefix: string;
+  };
+  replication: {
+    /** How often a node asks the store for its head when no push notification source is healthy. */
+    pollIntervalMillis: number;
+    /** How long a read carrying a snaptoken newer than this node's snapshot waits before UNAVAILABLE. */
+    snaptokenWaitMillis: number;
+  };
+  changelog: {
+    /** How long the store keeps deleted tuple versions (the changelog Watch and lagging nodes read). */
+    retentionMillis: number;
+    /** How often the changelog garbage collector runs; 0 disables it. */
+    gcIntervalMillis: number;
+  };
+  watch: {
+    /** How long a Watch stream may stay blocked on a client that does not read before it is closed. */
+    sendTimeoutMillis: number;
+  };
   limit: {
     /** The global depth limit; requests may ask for less (Keto's `limit.max_read_depth`). */
     maxReadDepth: number;
@@ -76,6 +98,10 @@ export function defaultConfig(): GatehouseConfig {
       quantizationMillis: 5_000,
       retentionMillis: 3_600_000,
     },
+    redis: { url: undefined, keyPrefix: "gatehouse:" },
+    replication: { pollIntervalMillis: 1_000, snaptokenWaitMillis: 2_000 },
+    changelog: { retentionMillis: 86_400_000, gcIntervalMillis: 300_000 },
+    watch: { sendTimeoutMillis: 30_000 },
     limit: { maxReadDepth: 25, maxBatchCheckSize: 1000, ketoMaxBatchCheckSize: 10 },
   };
 }
@@ -226,6 +252,45 @@ const KEYS: readonly KeySpec[] = [
     path: "engine.retention_millis",
     env: "GATEHOUSE_ENGINE_RETENTION_MILLIS",
     apply: (c, raw, source) => (c.engine.retentionMillis = asInt(raw, source, 0, 30 * 86_400_000)),
+  },
+  {
+    path: "redis.url",
+    env: "GATEHOUSE_REDIS_URL",
+    apply: (c, raw, source) => {
+      const url = asString(raw, source);
+      if (!/^rediss?:\/\//.test(url)) throw configError(source, `expected redis://… or rediss://…, got "${redact(url)}"`);
+      c.redis.url = url;
+    },
+  },
+  {
+    path: "redis.key_prefix",
+    env: "GATEHOUSE_REDIS_KEY_PREFIX",
+    apply: (c, raw, source) => (c.redis.keyPrefix = asString(raw, source)),
+  },
+  {
+    path: "replication.poll_interval_millis",
+    env: "GATEHOUSE_REPLICATION_POLL_INTERVAL_MILLIS",
+    apply: (c, raw, source) => (c.replication.pollIntervalMillis = asInt(raw, source, 10, 600_000)),
+  },
+  {
+    path: "replication.snaptoken_wait_millis",
+    env: "GATEHOUSE_REPLICATION_SNAPTOKEN_WAIT_MILLIS",
+    apply: (c, raw, source) => (c.replication.snaptokenWaitMillis = asInt(raw, source, 0, 600_000)),
+  },
+  {
+    path: "changelog.retention_millis",
+    env: "GATEHOUSE_CHANGELOG_RETENTION_MILLIS",
+    apply: (c, raw, source) => (c.changelog.retentionMillis = asInt(raw, source, 0, 365 * 86_400_000)),
+  },
+  {
+    path: "changelog.gc_interval_millis",
+    env: "GATEHOUSE_CHANGELOG_GC_INTERVAL_MILLIS",
+    apply: (c, raw, source) => (c.changelog.gcIntervalMillis = asInt(raw, source, 0, 86_400_000)),
+  },
+  {
+    path: "watch.send_timeout_millis",
+    env: "GATEHOUSE_WATCH_SEND_TIMEOUT_MILLIS",
+    apply: (c, raw, source) => (c.watch.sendTimeoutMillis = asInt(raw, source, 100, 3_600_000)),
   },
   {
     path: "limit.max_read_depth",

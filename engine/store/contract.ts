@@ -65,7 +65,7 @@ export function describeTupleStoreContract(
       it("starts empty at revision 0", async () => {
         expect(await store.headRevision()).toBe(0);
         expect(await readAll()).toEqual([]);
-        expect(await store.changes(0)).toEqual({ changes: [], untilRevision: 0, more: false });
+        expect(await store.changes(0)).toEqual({ changes: [], untilRevision: 0, more: false, schemaRevision: 0 });
         expect(await store.readSchema()).toBeUndefined();
       });
 
@@ -89,7 +89,7 @@ export function describeTupleStoreContract(
         const { revision } = await store.write([touch("doc:1#viewer@anne"), del("doc:9#viewer@nobody")]);
         expect(revision).toBe(2);
         const log = await store.changes(1);
-        expect(log).toEqual({ changes: [], untilRevision: 2, more: false });
+        expect(log).toEqual({ changes: [], untilRevision: 2, more: false, schemaRevision: 0 });
       });
     });
 
@@ -454,7 +454,7 @@ export function describeTupleStoreContract(
         expect(log.untilRevision).toBe(4);
         expect(log.more).toBe(false);
         expect((await store.changes(2)).changes.map(formatChange)).toEqual(["4 delete doc:b#r@x"]);
-        expect(await store.changes(4)).toEqual({ changes: [], untilRevision: 4, more: false });
+        expect(await store.changes(4)).toEqual({ changes: [], untilRevision: 4, more: false, schemaRevision: 3 });
       });
 
       it("limits a page without splitting a revision", async () => {
@@ -577,6 +577,52 @@ export function describeTupleStoreContract(
         expect(await store.headRevision()).toBe(3);
         await expectError(store.writeSchema("x", "yaml" as "opl"), "invalid_argument", "language");
         expect(await store.headRevision()).toBe(3);
+      });
+    });
+
+    describe("changelog retention", () => {
+      it("reports the latest schema revision with each changelog page", async () => {
+        await store.write([touch("doc:1#viewer@anne")]);
+        expect((await store.changes(0)).schemaRevision).toBe(0);
+        await store.writeSchema("class Doc implements Namespace {}", "opl");
+        await store.write([touch("doc:2#viewer@anne")]);
+        const page = await store.changes(2);
+        expect(page.schemaRevision).toBe(2);
+        expect(page.changes.map(formatChange)).toEqual(["3 insert doc:2#viewer@anne"]);
+      });
+
+      it("keeps everything inside the retention window", async () => {
+        await store.write([touch("doc:1#viewer@anne")]);
+        await store.write([del("doc:1#viewer@anne")]);
+        expect(await store.collectGarbage(3_600_000)).toEqual({ horizon: 0, removedVersions: 0 });
+        expect((await store.changes(0)).changes.map(formatChange)).toEqual([
+          "1 insert doc:1#viewer@anne",
+          "2 delete doc:1#viewer@anne",
+        ]);
+        expect(await readAll({}, { revision: 1 })).toEqual(["doc:1#viewer@anne"]);
+      });
+
+      it("collects deleted versions older than the retention, moves the horizon and refuses reads before it", async () => {
+        await store.write([touch("doc:1#viewer@anne"), touch("doc:2#viewer@bob")]);
+        await store.write([del("doc:1#viewer@anne")]);
+        await store.write([touch("doc:3#viewer@carl")]);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await store.collectGarbage(10)).toEqual({ horizon: 3, removedVersions: 1 });
+        expect(await store.changelogHorizon()).toBe(3);
+        // Live tuples and reads at or after the horizon are untouched.
+        expect(sorted(await readAll())).toEqual(["doc:2#viewer@bob", "doc:3#viewer@carl"]);
+        const scanned: string[] = [];
+        for await (const batch of store.scan(3)) scanned.push(...batch.map(formatTuple));
+        expect(sorted(scanned)).toEqual(["doc:2#viewer@bob", "doc:3#viewer@carl"]);
+        const err = await expectError(store.changes(2), "invalid_argument", "after_revision");
+        expect(err.reason).toBe("revision_expired");
+        expect(err.message).toContain("horizon 3");
+        await expectError(store.read({}, { revision: 2 }), "invalid_argument", "revision");
+        // The changelog after the horizon keeps working, and a larger retention never lowers the horizon.
+        await store.write([touch("doc:4#viewer@dana")]);
+        expect((await store.changes(3)).changes.map(formatChange)).toEqual(["4 insert doc:4#viewer@dana"]);
+        expect((await store.collectGarbage(3_600_000)).horizon).toBe(3);
+        await expectError(store.collectGarbage(-1), "invalid_argument", "retentionMillis");
       });
     });
 

@@ -1,6 +1,7 @@
 /** Tuple stores: the storage contract, its memory/PGlite/PostgreSQL implementations and their migrations. */
 export type {
   ChangesResult,
+  GarbageCollection,
   DeleteResult,
   ReadOptions,
   ReadResult,

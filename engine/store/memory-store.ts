@@ -1,18 +1,19 @@
 /**
  * The in-memory tuple store: for tests, examples and single-process development. It keeps every version of
  * every tuple (multi-version concurrency by revision) so reads at older revisions and the changelog work
- * exactly as in the SQL stores; nothing is ever garbage-collected yet.
+ * exactly as in the SQL stores, until `collectGarbage` forgets history older than the retention.
  */
-import { UnavailableError } from "../../common/errors.js";
+import { InvalidArgumentError, UnavailableError } from "../../common/errors.js";
 import type { SchemaLanguage } from "../schema/ir.js";
 import { createPageTokenCodec } from "./page-token.js";
-import { cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
+import { checkNotExpired, cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
 import { tupleMatchesFilter } from "./tuple-filter.js";
 import type { RelationTuple } from "../tuple.js";
 import { compareTupleKeys, tupleFromKey, tupleKeyString } from "./tuple-key.js";
 import type {
   ChangesResult,
   DeleteResult,
+  GarbageCollection,
   ReadOptions,
   ReadResult,
   Revision,
@@ -70,6 +71,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
   const byObject = new Map<string, Version[]>();
   const bySubject = new Map<string, Version[]>();
   const log: TupleChange[] = [];
+  // When each revision was committed (in revision order), for garbage collection by age.
+  let commits: { revision: Revision; at: number }[] = [];
+  let horizon: Revision = 0;
+
+  function nextRevision(): Revision {
+    const revision = ++head;
+    commits.push({ revision, at: Date.now() });
+    return revision;
+  }
 
   function ensureOpen(): void {
     if (closed) throw new UnavailableError("the tuple store is closed");
@@ -97,7 +107,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
 
   /** Applies a net change set under a new revision and logs it (deletes first, each group in key order). */
   function commit(inserts: readonly KeyedTuple[], deletes: readonly Version[]): Revision {
-    const revision = ++head;
+    const revision = nextRevision();
     const sortedDeletes = [...deletes].sort((a, b) => compareTupleKeys(a.k.key, b.k.key));
     for (const v of sortedDeletes) {
       v.deletedRev = revision;
@@ -152,6 +162,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
     async read(filter: TupleFilter, readOptions: ReadOptions = {}): Promise<ReadResult> {
       ensureOpen();
       const plan = await planRead(filter, readOptions, codec, async () => head);
+      checkNotExpired(plan.revision, horizon, readOptions.pageToken ? "page_token" : "revision");
       const after = plan.after;
       const keys = candidates(filter)
         .filter(
@@ -168,6 +179,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
 
     async *scan(revision: Revision, batchSize = 20_000): AsyncIterable<RelationTuple[]> {
       ensureOpen();
+      checkNotExpired(revision, horizon, "revision");
       const keys = candidates({})
         .filter((v) => visibleAt(v, revision))
         .map((v) => v.k.key)
@@ -178,6 +190,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
     async changes(afterRevision: Revision, limit?: number): Promise<ChangesResult> {
       ensureOpen();
       const max = resolveChangesArgs(afterRevision, limit, head);
+      checkNotExpired(afterRevision, horizon, "after_revision");
+      const schemaRevision = schema?.revision ?? 0;
       // Binary search for the first change after `afterRevision` (the log is in revision order).
       let lo = 0;
       let hi = log.length;
@@ -187,17 +201,50 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): TupleStore 
         else hi = mid;
       }
       const cut = cutChanges(log.slice(lo, lo + max + 1), max);
-      if (cut.kind === "complete") return { changes: cut.changes, untilRevision: head, more: false };
-      if (cut.kind === "partial") return { changes: cut.changes, untilRevision: cut.untilRevision, more: true };
+      if (cut.kind === "complete") return { changes: cut.changes, untilRevision: head, more: false, schemaRevision };
+      if (cut.kind === "partial") return { changes: cut.changes, untilRevision: cut.untilRevision, more: true, schemaRevision };
       let end = lo;
       while (end < log.length && (log[end] as TupleChange).revision === cut.revision) end++;
-      return { changes: log.slice(lo, end), untilRevision: cut.revision, more: end < log.length };
+      return { changes: log.slice(lo, end), untilRevision: cut.revision, more: end < log.length, schemaRevision };
+    },
+
+    async collectGarbage(retentionMillis: number): Promise<GarbageCollection> {
+      ensureOpen();
+      if (!Number.isSafeInteger(retentionMillis) || retentionMillis < 0) {
+        throw new InvalidArgumentError(`retentionMillis must be a non-negative integer, got ${retentionMillis}`, {
+          details: { field: "retentionMillis" },
+        });
+      }
+      const cutoff = Date.now() - retentionMillis;
+      for (const c of commits) if (c.at < cutoff && c.revision > horizon) horizon = c.revision;
+      const collectable = (v: Version): boolean => v.deletedRev !== undefined && v.deletedRev <= horizon;
+      const before = versions.length;
+      const kept = versions.filter((v) => !collectable(v));
+      versions.length = 0;
+      versions.push(...kept);
+      for (const index of [byObject, bySubject]) {
+        for (const [key, list] of index) {
+          const rest = list.filter((v) => !collectable(v));
+          if (rest.length === 0) index.delete(key);
+          else index.set(key, rest);
+        }
+      }
+      let firstKept = 0;
+      while (firstKept < log.length && (log[firstKept] as TupleChange).revision <= horizon) firstKept++;
+      log.splice(0, firstKept);
+      commits = commits.filter((c) => c.revision >= horizon);
+      return { horizon, removedVersions: before - versions.length };
+    },
+
+    async changelogHorizon(): Promise<Revision> {
+      ensureOpen();
+      return horizon;
     },
 
     async writeSchema(text: string, language: SchemaLanguage): Promise<WriteResult> {
       ensureOpen();
       validateSchemaWrite(text, language);
-      const revision = ++head;
+      const revision = nextRevision();
       schema = { text, language, revision };
       return { revision };
     },

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseTuple } from "../tuple.js";
 import { describeTupleStoreContract } from "./contract.js";
 import { createPgliteStore, pgliteExecutor } from "./pglite-store.js";
-import { appliedMigrations, LATEST_MIGRATION_VERSION, migrate } from "./sql-migrations.js";
+import { appliedMigrations, LATEST_MIGRATION_VERSION, migrate, migrations } from "./sql-migrations.js";
 
 // One in-memory PGlite for the whole file (starting one takes seconds); each test gets an empty schema.
 let db: PGlite;
@@ -34,7 +34,7 @@ describe("pglite store", () => {
     });
     const executor = pgliteExecutor(db, false);
     expect(await appliedMigrations(executor)).toEqual([]);
-    expect((await migrate(executor)).applied).toEqual([1]);
+    expect((await migrate(executor)).applied).toEqual(migrations.map((m) => m.version));
     expect(await migrate(executor)).toEqual({ applied: [], version: LATEST_MIGRATION_VERSION });
     const store = await createPgliteStore({ database: db, migrate: false });
     expect(await store.headRevision()).toBe(0);

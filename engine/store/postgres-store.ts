@@ -132,11 +132,15 @@ export function createPostgresExecutor(options: PostgresConnectionOptions): SqlE
   };
 }
 
+/** The channel every write notifies with its revision (`LISTEN gatehouse_changelog` to follow the head). */
+export const CHANGELOG_CHANNEL = "gatehouse_changelog";
+
 /** Opens the PostgreSQL tuple store (migrated unless `migrate: false`). */
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<TupleStore> {
   const executor = createPostgresExecutor(options);
   return createSqlStore({
     executor,
+    notifyChannel: CHANGELOG_CHANNEL,
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
     ...(options.paginationSecret === undefined ? {} : { paginationSecret: options.paginationSecret }),
   });

@@ -84,6 +84,19 @@ export function finishPage(keys: readonly TupleKey[], plan: ReadPlan, codec: Pag
   return { tuples: page.map(tupleFromKey), nextPageToken, revision: plan.revision };
 }
 
+/**
+ * Refuses a read or changelog position older than the store's horizon: the history it needs was garbage
+ * collected, so any answer would be silently incomplete.
+ */
+export function checkNotExpired(revision: Revision, horizon: Revision, field: string): void {
+  if (revision < horizon) {
+    throw new InvalidArgumentError(
+      `${field}: revision ${revision} is older than the changelog horizon ${horizon} (history before it was garbage collected); start again from a newer snaptoken`,
+      { reason: "revision_expired", details: { field, horizon } },
+    );
+  }
+}
+
 /** Validates `changes` arguments against the head revision; returns the limit to use. */
 export function resolveChangesArgs(afterRevision: Revision, limit: number | undefined, head: Revision): number {
   checkRevisionValue(afterRevision, "after_revision");

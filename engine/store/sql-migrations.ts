@@ -69,6 +69,21 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "changelog_retention",
+    up: [
+      // When each revision was committed, so the garbage collector can keep history by time. Revisions
+      // written before this migration have no row; they become collectable once a later one is old enough.
+      `CREATE TABLE gatehouse_commits (
+        revision BIGINT NOT NULL PRIMARY KEY,
+        committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      )`,
+      `CREATE INDEX gatehouse_commits_by_time ON gatehouse_commits (committed_at)`,
+      // The changelog horizon: history at or before it may have been collected.
+      `INSERT INTO gatehouse_settings (name, value) VALUES ('changelog_horizon', '0') ON CONFLICT (name) DO NOTHING`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

@@ -11,11 +11,11 @@
  * N), and the liveness a write reads under the lock cannot change before it commits. A rejected write rolls
  * back, counter included.
  */
-import { ConflictError, UnavailableError } from "../../common/errors.js";
+import { ConflictError, InvalidArgumentError, UnavailableError } from "../../common/errors.js";
 import type { SchemaLanguage } from "../schema/ir.js";
 import type { PageTokenCodec } from "./page-token.js";
 import { createPageTokenCodec, generatePaginationSecret } from "./page-token.js";
-import { cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
+import { checkNotExpired, cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "./sql-executor.js";
 import { sqlStateOf, toRevision } from "./sql-executor.js";
 import { afterKeyCondition, bind, filterConditions, KEY_COLUMNS, keyValuesList } from "./sql-filter.js";
@@ -26,6 +26,7 @@ import { tupleFromKey, tupleKeyString } from "./tuple-key.js";
 import type {
   ChangesResult,
   DeleteResult,
+  GarbageCollection,
   ReadOptions,
   ReadResult,
   Revision,
@@ -62,7 +63,15 @@ export interface SqlStoreOptions {
   readonly paginationSecret?: string | Uint8Array;
   /** Whether `close()` also closes the executor (default true). */
   readonly closeExecutor?: boolean;
+  /**
+   * A PostgreSQL channel every write notifies with its revision, inside its transaction (so the
+   * notification is sent on commit, in commit order). Absent: no notifications (PGlite, CockroachDB).
+   */
+  readonly notifyChannel?: string;
 }
+
+/** Deleted versions removed per garbage-collection statement, so no statement holds locks for long. */
+const GC_BATCH = 5_000;
 
 /** Keys per multi-row statement: 6 parameters each keeps a statement far below PostgreSQL's 65,535 limit. */
 const KEYS_PER_STATEMENT = 1_000;
@@ -199,10 +208,29 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
     }
   }
 
+  const notifyChannel = options.notifyChannel;
+  if (notifyChannel !== undefined && !/^[a-z_][a-z0-9_]*$/.test(notifyChannel)) {
+    throw new Error(`notifyChannel must be a lower-case SQL identifier, got "${notifyChannel}"`);
+  }
+  // One round trip takes the writer lock and the revision, records the commit time and queues the
+  // notification (PostgreSQL sends it on commit, and drops it on rollback).
+  const nextRevisionSql = `WITH bumped AS (
+      UPDATE gatehouse_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision
+    ), stamped AS (
+      INSERT INTO gatehouse_commits (revision) SELECT revision FROM bumped RETURNING revision
+    )
+    SELECT revision${notifyChannel === undefined ? "" : `, pg_notify('${notifyChannel}', revision::text) AS notified`} FROM stamped`;
+
   /** Takes the writer lock and the new revision (rolled back with the transaction if it fails). */
   async function nextRevision(tx: SqlQueryable): Promise<Revision> {
-    const result = await tx.query(`UPDATE gatehouse_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision`);
+    const result = await tx.query(nextRevisionSql);
     return toRevision(result.rows[0]?.["revision"]);
+  }
+
+  async function horizonOf(q: SqlQueryable): Promise<Revision> {
+    const result = await q.query(`SELECT value FROM gatehouse_settings WHERE name = 'changelog_horizon'`);
+    const value = result.rows[0]?.["value"];
+    return value === undefined ? 0 : toRevision(Number(value));
   }
 
   async function anyLive(q: SqlQueryable, filter: TupleFilter): Promise<boolean> {
@@ -282,6 +310,16 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
     }));
   }
 
+  /** The changes in `(after, head]`, at most `max` unless one revision alone is bigger (then that revision whole). */
+  async function changesPage(after: Revision, head: Revision, max: number): Promise<Omit<ChangesResult, "schemaRevision">> {
+    const cut = cutChanges(await fetchChanges(after, head, max + 1), max);
+    if (cut.kind === "complete") return { changes: cut.changes, untilRevision: head, more: false };
+    if (cut.kind === "partial") return { changes: cut.changes, untilRevision: cut.untilRevision, more: true };
+    const whole = await fetchChanges(cut.revision - 1, cut.revision, undefined);
+    const more = (await fetchChanges(cut.revision, head, 1)).length > 0;
+    return { changes: whole, untilRevision: cut.revision, more };
+  }
+
   return {
     async headRevision() {
       ensureOpen();
@@ -338,6 +376,8 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
         `SELECT ${KEY_COLUMNS} FROM gatehouse_tuples WHERE ${conds.join(" AND ")} ORDER BY ${KEY_COLUMNS} LIMIT ${limit}`,
         params,
       );
+      // After the fetch, as in `changes`: a listing at a collected revision would silently miss tuples.
+      checkNotExpired(plan.revision, await horizonOf(executor), readOptions.pageToken ? "page_token" : "revision");
       return finishPage(result.rows.map(rowKey), plan, codec, filter);
     },
 
@@ -349,6 +389,7 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
       const channel = new BatchChannel<RelationTuple[]>();
       const producer = executor
         .transaction(async (tx) => {
+          checkNotExpired(revision, await horizonOf(tx), "revision");
           await tx.query(
             `DECLARE gatehouse_scan NO SCROLL CURSOR FOR SELECT ${KEY_COLUMNS} FROM gatehouse_tuples
              WHERE created_rev <= $1::bigint AND (deleted_rev IS NULL OR deleted_rev > $1::bigint)`,
@@ -383,12 +424,61 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
       // (after, head] is final and safe to page through.
       const head = await headOf(executor);
       const max = resolveChangesArgs(afterRevision, limit, head);
-      const cut = cutChanges(await fetchChanges(afterRevision, head, max + 1), max);
-      if (cut.kind === "complete") return { changes: cut.changes, untilRevision: head, more: false };
-      if (cut.kind === "partial") return { changes: cut.changes, untilRevision: cut.untilRevision, more: true };
-      const whole = await fetchChanges(cut.revision - 1, cut.revision, undefined);
-      const more = (await fetchChanges(cut.revision, head, 1)).length > 0;
-      return { changes: whole, untilRevision: cut.revision, more };
+      const page = await changesPage(afterRevision, head, max);
+      // Checked after the fetch: the collector raises the horizon before it deletes, so a fetch that missed
+      // deleted rows always sees the raised horizon here.
+      const meta = await executor.query(
+        `SELECT (SELECT value FROM gatehouse_settings WHERE name = 'changelog_horizon') AS horizon,
+                (SELECT MAX(revision) FROM gatehouse_schemas) AS schema_revision`,
+      );
+      const row = meta.rows[0] ?? {};
+      checkNotExpired(afterRevision, toRevision(Number(row["horizon"] ?? 0)), "after_revision");
+      const schemaRevision = row["schema_revision"] === null || row["schema_revision"] === undefined ? 0 : toRevision(row["schema_revision"]);
+      return { ...page, schemaRevision };
+    },
+
+    async collectGarbage(retentionMillis: number): Promise<GarbageCollection> {
+      ensureOpen();
+      if (!Number.isSafeInteger(retentionMillis) || retentionMillis < 0) {
+        throw new InvalidArgumentError(`retentionMillis must be a non-negative integer, got ${retentionMillis}`, {
+          details: { field: "retentionMillis" },
+        });
+      }
+      const cutoff = await executor.query(
+        `SELECT COALESCE(MAX(revision), 0) AS revision FROM gatehouse_commits
+         WHERE committed_at < now() - ($1::bigint * INTERVAL '1 millisecond')`,
+        [retentionMillis],
+      );
+      const wanted = toRevision(cutoff.rows[0]?.["revision"]);
+      // Raise the horizon first (never lower it), then delete: a reader that could miss deleted rows sees it.
+      await executor.query(
+        `UPDATE gatehouse_settings SET value = $1 WHERE name = 'changelog_horizon' AND CAST(value AS BIGINT) < $2::bigint`,
+        [String(wanted), wanted],
+      );
+      const horizon = await horizonOf(executor);
+      let removedVersions = 0;
+      for (;;) {
+        const result = await executor.query(
+          `DELETE FROM gatehouse_tuples WHERE (${KEY_COLUMNS}, created_rev) IN (
+             SELECT ${KEY_COLUMNS}, created_rev FROM gatehouse_tuples WHERE deleted_rev <= $1::bigint LIMIT ${GC_BATCH}
+           )`,
+          [horizon],
+        );
+        removedVersions += result.rowCount;
+        if (result.rowCount < GC_BATCH) break;
+      }
+      await executor.query(`DELETE FROM gatehouse_commits WHERE revision < $1::bigint`, [horizon]);
+      // Schemas replaced before the horizon can no longer be the schema of any readable revision.
+      await executor.query(
+        `DELETE FROM gatehouse_schemas WHERE revision < (SELECT MAX(revision) FROM gatehouse_schemas WHERE revision <= $1::bigint)`,
+        [horizon],
+      );
+      return { horizon, removedVersions };
+    },
+
+    async changelogHorizon(): Promise<Revision> {
+      ensureOpen();
+      return horizonOf(executor);
     },
 
     async writeSchema(text: string, language: SchemaLanguage): Promise<WriteResult> {

@@ -91,6 +91,22 @@ export interface ChangesResult {
   readonly untilRevision: Revision;
   /** True when more changes exist after `untilRevision` (the page hit its limit). */
   readonly more: boolean;
+  /**
+   * The revision of the latest stored schema (0 when none): schema writes take revisions but carry no tuple
+   * changes, so a node tailing the changelog learns from this that it must re-read the schema.
+   */
+  readonly schemaRevision: Revision;
+}
+
+/** The outcome of `collectGarbage`. */
+export interface GarbageCollection {
+  /**
+   * The changelog horizon: changes after this revision are kept, so `changes(after)` needs `after >=
+   * horizon`, and reads need a revision at or after it (older ones fail with `revision_expired`).
+   */
+  readonly horizon: Revision;
+  /** How many deleted tuple versions this run removed. */
+  readonly removedVersions: number;
 }
 
 /** A stored schema. */
@@ -129,8 +145,22 @@ export interface TupleStore {
    */
   scan(revision: Revision, batchSize?: number): AsyncIterable<RelationTuple[]>;
 
-  /** Reads the changelog after a revision, at most `limit` changes (default 1,000) but never a partial revision. */
+  /**
+   * Reads the changelog after a revision, at most `limit` changes (default 1,000) but never a partial
+   * revision. An `afterRevision` older than the changelog horizon fails with `revision_expired` (the caller
+   * must rebuild from `scan`).
+   */
   changes(afterRevision: Revision, limit?: number): Promise<ChangesResult>;
+
+  /**
+   * Forgets history committed more than `retentionMillis` ago: deleted tuple versions no longer visible at
+   * any revision from the new horizon on are removed and the horizon moves up. Never touches a live tuple or
+   * anything a read at or after the horizon sees. Safe to run from several nodes at once.
+   */
+  collectGarbage(retentionMillis: number): Promise<GarbageCollection>;
+
+  /** The changelog horizon (0 until garbage was collected). */
+  changelogHorizon(): Promise<Revision>;
 
   /** Stores a schema under a new revision. */
   writeSchema(text: string, language: SchemaLanguage): Promise<WriteResult>;
