@@ -3,7 +3,13 @@
  * store's changelog. Writes are validated against the schema before they reach the store; reads evaluate on
  * the snapshot at a revision, never with SQL per hop. Transports (the API issue) call this and nothing below it.
  */
-import { InvalidArgumentError, NotFoundError, type GatehouseError, toGatehouseError } from "../common/errors.js";
+import {
+  GatehouseError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnavailableError,
+  toGatehouseError,
+} from "../common/errors.js";
 import { CheckCache, type CheckCacheStats } from "./cache/check-cache.js";
 import { RevisionClock } from "./cache/revision-clock.js";
 import { check, expand, lookupResources, lookupSubjects, type ExpandTree } from "./eval/index.js";
@@ -60,6 +66,11 @@ export interface PermissionEngineOptions {
    * hour. History older than this is compacted away once enough tuples were deleted to make it worthwhile.
    */
   retentionMs?: number;
+  /**
+   * How long a read carrying a snaptoken newer than this node's snapshot waits for the node to catch up
+   * before failing with UNAVAILABLE (`snaptoken_not_replicated`). Default 2,000 ms.
+   */
+  snaptokenWaitMs?: number;
 }
 
 /** Default size of the check cache. */
@@ -68,6 +79,8 @@ export const DEFAULT_CHECK_CACHE_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_QUANTIZATION_MS = 5_000;
 /** Default `retentionMs`. */
 export const DEFAULT_RETENTION_MS = 60 * 60 * 1000;
+/** Default `snaptokenWaitMs`. */
+export const DEFAULT_SNAPTOKEN_WAIT_MS = 2_000;
 /** Compaction runs when at least this many tuple versions are dead (and a quarter of all). */
 const COMPACT_MIN_DEAD = 10_000;
 
@@ -79,6 +92,10 @@ export interface PermissionEngineStats {
   readonly batching: CheckRunnerStats;
   readonly pool: EvaluatorPoolStats | undefined;
   readonly snapshot: { readonly edgeVersions: number; readonly nodes: number; readonly sharedBytes: number };
+  /** Full snapshot rebuilds since start (after falling behind the store's changelog horizon). */
+  readonly rebuilds: number;
+  /** True while a rebuild is in progress (the node keeps serving its previous snapshot meanwhile). */
+  readonly rebuilding: boolean;
 }
 
 /**
@@ -145,13 +162,19 @@ function schemaError(diagnostics: readonly Diagnostic[]): InvalidArgumentError {
 /** The permission engine over one store. Create it with `openPermissionEngine`. */
 export class PermissionEngine {
   private schemaValue: Schema | undefined;
+  /** The store revision of the schema in use (0: none), to notice schema writes of other nodes. */
+  private schemaRevision: Revision;
   private readonly maxDepth: number;
+  private readonly commitListeners = new Set<(revision: Revision) => void>();
+  private readonly snaptokenWaitMs: number;
+  private rebuilds = 0;
+  private rebuilding = false;
   private catchingUp: Promise<void> | undefined;
   private readonly revisionListeners = new Set<(revision: Revision) => void>();
   private readonly cache: CheckCache;
   private readonly pool: EvaluatorPool | undefined;
   private readonly ownsPool: boolean;
-  private readonly runner: CheckRunner;
+  private runner: CheckRunner;
   private readonly clock: RevisionClock;
   private readonly quantizationMs: number;
   private readonly retentionMs: number;
@@ -160,11 +183,14 @@ export class PermissionEngine {
 
   private constructor(
     private readonly store: TupleStore,
-    private readonly snapshot: GraphSnapshot,
+    private snapshot: GraphSnapshot,
     schema: Schema | undefined,
+    schemaRevision: Revision,
     private readonly options: PermissionEngineOptions,
   ) {
     this.maxDepth = options.maxDepth ?? 25;
+    this.schemaRevision = schemaRevision;
+    this.snaptokenWaitMs = nonNegative(options.snaptokenWaitMs ?? DEFAULT_SNAPTOKEN_WAIT_MS, "snaptokenWaitMs");
     this.quantizationMs = nonNegative(options.quantizationMs ?? DEFAULT_QUANTIZATION_MS, "quantizationMs");
     this.retentionMs = nonNegative(options.retentionMs ?? DEFAULT_RETENTION_MS, "retentionMs");
     this.clock = new RevisionClock(Math.max(this.quantizationMs, this.retentionMs) + 1000);
@@ -195,12 +221,8 @@ export class PermissionEngine {
       if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
       schema = compiled.schema;
     }
-    const head = await store.headRevision();
-    const snapshot = new GraphSnapshot();
-    for await (const tuples of store.scan(head)) snapshot.load(tuples, head);
-    // An empty store yields no batch: the snapshot must still stand at the store's head.
-    snapshot.load([], head);
-    return new PermissionEngine(store, snapshot, schema, options);
+    const snapshot = await buildSnapshot(store);
+    return new PermissionEngine(store, snapshot, schema, stored?.revision ?? 0, options);
   }
 
   /** Stops the evaluator pool. The store is the caller's to close. */
@@ -217,10 +239,13 @@ export class PermissionEngine {
       batching: this.runner.stats(),
       pool: this.pool?.stats(),
       snapshot: this.snapshot.stats(),
+      rebuilds: this.rebuilds,
+      rebuilding: this.rebuilding,
     };
   }
 
   private setSchema(schema: Schema | undefined): void {
+    // (Also called after a rebuild, to compile the schema against the new snapshot's names.)
     this.schemaValue = schema;
     if (schema !== undefined) this.runner.setSchema(schema);
   }
@@ -244,6 +269,8 @@ export class PermissionEngine {
     if (compiled.schema === undefined) throw schemaError(compiled.diagnostics);
     const result = await this.store.writeSchema(text, compiled.language);
     this.setSchema(compiled.schema);
+    this.schemaRevision = Math.max(this.schemaRevision, result.revision);
+    this.committed(result.revision);
     await this.catchUp();
     return { revision: result.revision, diagnostics: compiled.diagnostics };
   }
@@ -256,6 +283,7 @@ export class PermissionEngine {
       if (w.op !== "delete") validateTuple(schema, w.tuple, `tuples[${i}]`);
     });
     const result = await this.store.write(writes, options);
+    this.committed(result.revision);
     await this.catchUp();
     return result;
   }
@@ -263,6 +291,7 @@ export class PermissionEngine {
   /** Deletes every tuple matching the filter. */
   async deleteByFilter(filter: TupleFilter, options?: WriteOptions): Promise<DeleteResult> {
     const result = await this.store.deleteByFilter(filter, options);
+    this.committed(result.revision);
     await this.catchUp();
     return result;
   }
@@ -446,12 +475,37 @@ export class PermissionEngine {
     return () => this.revisionListeners.delete(listener);
   }
 
-  /** Applies the store's changelog to the snapshot up to the store's head. Concurrent callers share one run. */
+  /**
+   * Calls `listener` with the revision of each write this engine committed to the store, right after the
+   * commit (before this node applied it): what a node announces to the others. Listeners must not throw.
+   */
+  onCommit(listener: (revision: Revision) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  private committed(revision: Revision): void {
+    for (const listener of this.commitListeners) listener(revision);
+  }
+
+  /**
+   * Applies the store's changelog to the snapshot up to the store's head, re-reading the schema when
+   * another node changed it. A node that fell behind the store's changelog horizon rebuilds its snapshot
+   * from a full scan instead. Concurrent callers share one run.
+   */
   async catchUp(): Promise<void> {
     while (this.catchingUp !== undefined) await this.catchingUp;
     this.catchingUp = (async () => {
       for (;;) {
-        const page = await this.store.changes(this.snapshot.revision, 10_000);
+        let page: ChangesResult;
+        try {
+          page = await this.store.changes(this.snapshot.revision, 10_000);
+        } catch (err) {
+          if (!(err instanceof GatehouseError && err.reason === "revision_expired")) throw err;
+          await this.rebuild();
+          continue;
+        }
+        if (page.schemaRevision > this.schemaRevision) await this.reloadSchema();
         if (page.untilRevision > this.snapshot.revision) {
           this.snapshot.apply(page.changes, page.untilRevision);
           for (const change of page.changes) if (change.op === "delete") this.deadVersions++;
@@ -470,6 +524,37 @@ export class PermissionEngine {
       this.compactIfWorthwhile();
       for (const listener of this.revisionListeners) listener(this.snapshot.revision);
     }
+  }
+
+  /**
+   * Replaces the snapshot with one built from a full scan at the store's head (the changelog this node
+   * needed was garbage collected). Reads keep using the old snapshot until the new one is complete; checks
+   * in flight finish on the runner they started on.
+   */
+  private async rebuild(): Promise<void> {
+    this.rebuilding = true;
+    try {
+      const snapshot = await buildSnapshot(this.store);
+      const runner = new CheckRunner({ snapshot, cache: this.cache, ...(this.pool === undefined ? {} : { pool: this.pool }) });
+      this.snapshot = snapshot;
+      this.runner = runner;
+      this.deadVersions = 0;
+      this.setSchema(this.schemaValue);
+      this.rebuilds++;
+    } finally {
+      this.rebuilding = false;
+    }
+  }
+
+  /** Loads the store's current schema (written by another node). A schema that no longer compiles is kept out. */
+  private async reloadSchema(): Promise<void> {
+    const stored = await this.store.readSchema();
+    if (stored === undefined) return;
+    this.schemaRevision = stored.revision;
+    const compiled = compileSchema(stored.text, compileOptions(stored.language, this.options));
+    // Every writer validated it with the same compiler; if this node's OPL settings differ, keep serving the
+    // previous schema rather than stopping replication.
+    if (compiled.schema !== undefined) this.setSchema(compiled.schema);
   }
 
   /**
@@ -526,15 +611,7 @@ export class PermissionEngine {
       case "at_least_as_fresh":
       case "at_exact_snapshot": {
         const wanted = consistency.revision;
-        // The store is the source of truth: catching up from it either reaches the token or proves the token
-        // names a revision no write has produced yet.
-        if (wanted > this.snapshot.revision) await this.catchUp();
-        if (wanted > this.snapshot.revision) {
-          throw new InvalidArgumentError(
-            `consistency.${consistency.kind}: the snaptoken names revision ${wanted}, ahead of the store's head ${this.snapshot.revision}`,
-            { details: { field: `consistency.${consistency.kind}` }, reason: "snaptoken_ahead" },
-          );
-        }
+        if (wanted > this.snapshot.revision) await this.awaitRevision(wanted, `consistency.${consistency.kind}`);
         if (consistency.kind === "at_exact_snapshot") {
           this.snapshot.checkHorizon(wanted);
           return wanted;
@@ -543,6 +620,40 @@ export class PermissionEngine {
         return Math.max(wanted, this.quantizedRevision());
       }
     }
+  }
+
+  /**
+   * Waits, at most `snaptokenWaitMs`, until the snapshot has applied `wanted`. The store is the source of
+   * truth: catching up from it either reaches the token, or proves the token names a revision no write has
+   * produced (`snaptoken_ahead`), or cannot finish in time (store unreachable, a rebuild): then the read
+   * fails with UNAVAILABLE rather than answer from an older state.
+   */
+  private async awaitRevision(wanted: Revision, field: string): Promise<void> {
+    let failure: unknown;
+    let finished = false;
+    const attempt = this.catchUp().then(
+      () => {
+        finished = true;
+      },
+      (err: unknown) => {
+        failure = err;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([attempt, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.snaptokenWaitMs)))]);
+    clearTimeout(timer);
+    if (wanted <= this.snapshot.revision) return;
+    if (finished) {
+      throw new InvalidArgumentError(
+        `${field}: the snaptoken names revision ${wanted}, ahead of the store's head ${this.snapshot.revision}`,
+        { details: { field }, reason: "snaptoken_ahead" },
+      );
+    }
+    const why = failure === undefined ? "" : `: ${failure instanceof Error ? failure.message : String(failure)}`;
+    throw new UnavailableError(
+      `${field}: the snaptoken's revision ${wanted} is not yet replicated to this node (applied revision ${this.snapshot.revision}) after waiting ${this.snaptokenWaitMs} ms${why}; retry, or ask another node`,
+      { reason: "snaptoken_not_replicated", details: { field, revision: wanted, applied: this.snapshot.revision }, cause: failure },
+    );
   }
 
   /** The revision of a consistency that needs no store round trip, or undefined when it may need one. */
@@ -571,6 +682,16 @@ export class PermissionEngine {
     }
     return this.schemaValue;
   }
+}
+
+/** Builds a snapshot of the store at its head, streaming the tuples in. */
+async function buildSnapshot(store: TupleStore): Promise<GraphSnapshot> {
+  const head = await store.headRevision();
+  const snapshot = new GraphSnapshot();
+  for await (const tuples of store.scan(head)) snapshot.load(tuples, head);
+  // An empty store yields no batch: the snapshot must still stand at the store's head.
+  snapshot.load([], head);
+  return snapshot;
 }
 
 function compileOptions(language: SchemaLanguage | undefined, engine: PermissionEngineOptions): CompileOptions {

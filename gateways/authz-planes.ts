@@ -8,6 +8,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import type { PermissionEngine } from "../engine/permission-engine.js";
+import type { ReplicationStats } from "../engine/replication/changelog-tailer.js";
+import { encodeSnaptoken } from "../engine/snaptoken.js";
 import { VersionService } from "../proto/gen/ory/keto/relation_tuples/v1alpha2/version_pb.js";
 import { bearerToken, createApiKeyVerifier, type ApiKeyVerifier } from "./auth/api-keys.js";
 import { createAuthzServices } from "./authz/index.js";
@@ -45,6 +47,14 @@ export interface AuthzPlanesOptions {
   revisionLag?: RevisionLag;
   /** The Prometheus registry for the planes' metrics and the process metrics. Default: a new one. */
   metricsRegistry?: Registry;
+  /** Replication counters of a cluster node (metrics); absent on a single embedded node. */
+  replicationStats?: () => ReplicationStats;
+  /** How long `/health/ready` waits for the node to catch up with the store before answering 503 (default 2 s). */
+  readinessCatchUpMillis?: number;
+  /** How long a gRPC stream (Watch) may stay blocked on a client that does not read (default 30 s). */
+  streamSendTimeoutMillis?: number;
+  /** Watch heartbeat interval (default 5 s). */
+  watchHeartbeatMillis?: number;
 }
 
 /** The running planes. */
@@ -97,6 +107,7 @@ function guardedRest(handler: RestHandler, keys: ApiKeyVerifier): RestHandler {
 export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<AuthzPlanes> {
   const { engine } = options;
   const authz = createAuthzServices(engine, {
+    ...(options.watchHeartbeatMillis === undefined ? {} : { watchHeartbeatMillis: options.watchHeartbeatMillis }),
     ...(options.maxBatchCheckSize === undefined ? {} : { maxBatchCheckItems: options.maxBatchCheckSize }),
   });
   const keto = {
@@ -108,19 +119,33 @@ export async function startAuthzPlanes(options: AuthzPlanesOptions): Promise<Aut
   const metrics = createServerMetrics({
     ...(options.metricsRegistry === undefined ? {} : { registry: options.metricsRegistry }),
     ...(options.revisionLag === undefined ? {} : { revisionLag: options.revisionLag }),
+    ...(options.replicationStats === undefined ? {} : { replicationStats: options.replicationStats }),
     engineStats: () => engine.stats(),
   });
-  // Ready means the store answers and the snapshot has caught up with it (Keto: 503 with the reasons).
+  const catchUpMillis = options.readinessCatchUpMillis ?? 2_000;
+  // Ready means the store answers and the snapshot has caught up with it (Keto: 503 with the reasons); a
+  // node rebuilding its snapshot, or still catching up after `catchUpMillis`, is not ready.
   const readiness = async (): Promise<Record<string, string>> => {
+    if (engine.stats().rebuilding) return { replication: "rebuilding the snapshot from the store" };
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await engine.catchUp();
+      const caughtUp = await Promise.race([
+        engine.catchUp().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), catchUpMillis))),
+      ]);
+      if (!caughtUp) return { replication: `still catching up with the store after ${catchUpMillis} ms (applied revision ${engine.revision})` };
       return {};
     } catch (err) {
       return { store: err instanceof Error ? err.message : "unreachable" };
+    } finally {
+      clearTimeout(timer);
     }
   };
   const common = {
     readiness,
+    // The applied revision, for operators and load balancers comparing nodes.
+    readinessDetails: () => ({ revision: engine.revision, snaptoken: encodeSnaptoken(engine.revision) }),
+    ...(options.streamSendTimeoutMillis === undefined ? {} : { streamSendTimeoutMillis: options.streamSendTimeoutMillis }),
     metrics,
     ...(options.h2c === undefined ? {} : { h2c: options.h2c }),
     ...(options.shutdownTimeoutMillis === undefined ? {} : { shutdownTimeoutMillis: options.shutdownTimeoutMillis }),

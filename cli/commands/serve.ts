@@ -9,6 +9,10 @@ import { parseArgs } from "node:util";
 import { GatehouseError } from "../../common/errors.js";
 import { openPermissionEngine, type PermissionEngine } from "../../engine/permission-engine.js";
 import type { SchemaLanguage } from "../../engine/schema/ir.js";
+import { ChangelogTailer } from "../../engine/replication/changelog-tailer.js";
+import { createPgListener } from "../../engine/replication/pg-listener.js";
+import { createRedisStream } from "../../engine/replication/redis-stream.js";
+import { CHANGELOG_CHANNEL } from "../../engine/store/postgres-store.js";
 import { createMemoryStore, createPgliteStore, createPostgresStore, type TupleStore } from "../../engine/store/index.js";
 import { startAuthzPlanes, type AuthzPlanes } from "../../gateways/authz-planes.js";
 import { describeConfigKeys, loadConfig, type Dsn, type GatehouseConfig } from "../config/config.js";
@@ -54,6 +58,50 @@ function schemaLanguageOf(path: string): SchemaLanguage | undefined {
   return undefined;
 }
 
+/**
+ * The changelog tailer of a node on a shared PostgreSQL store: LISTEN on the store's channel, plus the
+ * Redis stream when Redis is configured, with polling as the fallback. Embedded stores have one process
+ * and need none.
+ */
+function startTailer(config: GatehouseConfig, engine: PermissionEngine, log: (line: string) => void): ChangelogTailer | undefined {
+  if (config.dsn.kind !== "postgres") return undefined;
+  const { url } = config.dsn;
+  const redisUrl = config.redis.url;
+  const tailer = new ChangelogTailer({
+    engine,
+    pollIntervalMillis: config.replication.pollIntervalMillis,
+    log,
+    sources: [
+      (events) => createPgListener({ connectionString: url, channel: CHANGELOG_CHANNEL }, events),
+      ...(redisUrl === undefined ? [] : [(events: Parameters<typeof createRedisStream>[1]) => createRedisStream({ url: redisUrl, keyPrefix: config.redis.keyPrefix }, events)]),
+    ],
+  });
+  tailer.start();
+  return tailer;
+}
+
+/** Runs the changelog garbage collector every `gcIntervalMillis` (each node may; runs are idempotent). */
+function startGarbageCollector(config: GatehouseConfig, store: TupleStore, log: (line: string) => void): () => void {
+  const every = config.changelog.gcIntervalMillis;
+  if (every === 0) return () => {};
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    store
+      .collectGarbage(config.changelog.retentionMillis)
+      .then((gc) => {
+        if (gc.removedVersions > 0) log(`changelog: removed ${gc.removedVersions} deleted tuple versions; history starts after revision ${gc.horizon}`);
+      })
+      .catch((err: unknown) => log(`changelog: garbage collection failed: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => {
+        running = false;
+      });
+  }, every);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** A running server: its ports and how to stop it. */
 export interface RunningServer {
   readonly planes: AuthzPlanes;
@@ -65,6 +113,8 @@ export interface RunningServer {
 /** Starts everything the configuration describes. */
 export async function startServer(config: GatehouseConfig, log: (line: string) => void): Promise<RunningServer> {
   const store = await openStore(config.dsn);
+  let tailer: ChangelogTailer | undefined;
+  let stopCollector = (): void => {};
   try {
     const engine = await openPermissionEngine({
       store,
@@ -74,6 +124,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       cache: { maxBytes: config.engine.checkCacheBytes },
       quantizationMs: config.engine.quantizationMillis,
       retentionMs: config.engine.retentionMillis,
+      snaptokenWaitMs: config.replication.snaptokenWaitMillis,
     });
     const location = config.namespaces.location;
     if (location !== undefined) {
@@ -87,8 +138,13 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
         for (const d of diagnostics) log(`${location}:${d.start.line}:${d.start.column}: ${d.severity}: ${d.message}`);
       }
     }
+    tailer = startTailer(config, engine, log);
+    stopCollector = startGarbageCollector(config, store, log);
+    const running = tailer;
     const planes = await startAuthzPlanes({
       engine,
+      streamSendTimeoutMillis: config.watch.sendTimeoutMillis,
+      ...(running === undefined ? {} : { replicationStats: () => running.stats() }),
       read: config.serve.read,
       write: config.serve.write,
       opl: config.serve.opl,
@@ -110,11 +166,15 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       engine,
       async stop() {
         await planes.close();
+        stopCollector();
+        await running?.stop();
         await engine.close();
         await store.close();
       },
     };
   } catch (err) {
+    stopCollector();
+    await tailer?.stop();
     await store.close();
     throw err;
   }

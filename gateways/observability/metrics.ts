@@ -15,6 +15,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { PermissionEngineStats } from "../../engine/permission-engine.js";
+import type { ReplicationStats } from "../../engine/replication/changelog-tailer.js";
 
 /** The wire protocol a call came in on. REST is Keto's plain HTTP API and the health endpoints. */
 export type RpcProtocol = "grpc" | "connect" | "grpc-web" | "rest";
@@ -30,6 +31,8 @@ export interface ServerMetricsOptions {
   revisionLag?: RevisionLag;
   /** The engine's counters (cache, batching, pool, snapshot), read on each scrape. */
   engineStats?: () => PermissionEngineStats;
+  /** Replication counters of a cluster node, read on each scrape (absent on a single embedded node). */
+  replicationStats?: () => ReplicationStats;
   /**
    * Adds prom-client's default process metrics to the registry. Default true. They install process-wide
    * observers (event loop delay, GC) that live as long as the process, so short-lived servers turn them off.
@@ -93,6 +96,7 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
     });
   }
   if (options.engineStats !== undefined) registerEngineMetrics(registry, options.engineStats);
+  if (options.replicationStats !== undefined) registerReplicationMetrics(registry, options.replicationStats);
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   // Labelled children by label values: prom-client hashes the label object on every call otherwise, and
@@ -185,4 +189,77 @@ function registerEngineMetrics(registry: Registry, stats: () => PermissionEngine
   gauge("gatehouse_snapshot_horizon_revision", "The oldest revision the snapshot can still read.", (s) => s.horizon);
   gauge("gatehouse_snapshot_tuple_versions", "Tuple versions held by the snapshot (live and history).", (s) => s.snapshot.edgeVersions);
   gauge("gatehouse_snapshot_shared_bytes", "Bytes of the snapshot's shared tables.", (s) => s.snapshot.sharedBytes);
+  counter("gatehouse_snapshot_rebuilds_total", "Full snapshot rebuilds after falling behind the changelog horizon.", (s) => s.rebuilds);
+}
+
+/** Counters only move forward: report the growth of a running total since the last scrape. */
+function advance(counter: Counter.Internal | Counter, reported: Map<string, number>, key: string, total: number): void {
+  const before = reported.get(key) ?? 0;
+  if (total > before) counter.inc(total - before);
+  reported.set(key, total);
+}
+
+function registerReplicationMetrics(registry: Registry, stats: () => ReplicationStats): void {
+  new Gauge({
+    name: "gatehouse_replication_applied_revision",
+    help: "The revision this node has applied from the shared changelog.",
+    registers: [registry],
+    collect() {
+      this.set(stats().appliedRevision);
+    },
+  });
+  new Gauge({
+    name: "gatehouse_replication_announced_revision",
+    help: "The newest revision a change notification announced to this node.",
+    registers: [registry],
+    collect() {
+      this.set(stats().announcedRevision);
+    },
+  });
+  new Gauge({
+    name: "gatehouse_replication_polling_fallback",
+    help: "1 while no change-notification source is healthy and the node polls the store instead.",
+    registers: [registry],
+    collect() {
+      this.set(stats().pollingFallback ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "gatehouse_replication_source_up",
+    help: "Whether a change-notification source (postgres, redis) is delivering.",
+    labelNames: ["source"] as const,
+    registers: [registry],
+    collect() {
+      for (const source of stats().sources) this.set({ source: source.name }, source.healthy ? 1 : 0);
+    },
+  });
+  const failuresSeen = new Map<string, number>();
+  new Counter({
+    name: "gatehouse_replication_source_failures_total",
+    help: "Times a change-notification source went down.",
+    labelNames: ["source"] as const,
+    registers: [registry],
+    collect() {
+      for (const source of stats().sources) advance(this.labels({ source: source.name }), failuresSeen, source.name, source.failures);
+    },
+  });
+  const notificationsSeen = new Map<string, number>();
+  new Counter({
+    name: "gatehouse_replication_notifications_total",
+    help: "Change notifications received, by source.",
+    labelNames: ["source"] as const,
+    registers: [registry],
+    collect() {
+      for (const source of stats().sources) advance(this.labels({ source: source.name }), notificationsSeen, source.name, source.notifications);
+    },
+  });
+  const catchUpFailuresSeen = new Map<string, number>();
+  new Counter({
+    name: "gatehouse_replication_catch_up_failures_total",
+    help: "Catch-ups with the store that failed (store unreachable); they are retried.",
+    registers: [registry],
+    collect() {
+      advance(this, catchUpFailuresSeen, "", stats().catchUpFailures);
+    },
+  });
 }

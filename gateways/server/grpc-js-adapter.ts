@@ -15,6 +15,7 @@
  * implementation runs) and is counted with its final status, as the Connect side's interceptor does.
  */
 import { once } from "node:events";
+import { LimitExceededError } from "../../common/errors.js";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, createServiceImplSpec, type ContextValues, type HandlerContext, type MethodImplSpec, type ServiceImpl } from "@connectrpc/connect";
 import {
@@ -38,7 +39,15 @@ export interface GrpcJsRegistrationOptions {
   onUnexpectedError?: UnexpectedErrorReporter;
   /** Reports every call (metrics, spans). Default: none. */
   observer?: PlaneObserver;
+  /**
+   * How long a server stream may wait for a client that does not read (its flow-control window and the
+   * socket buffers full) before the call fails with RESOURCE_EXHAUSTED. Default 30,000 ms.
+   */
+  streamSendTimeoutMillis?: number;
 }
+
+/** Default `streamSendTimeoutMillis`. */
+export const DEFAULT_STREAM_SEND_TIMEOUT_MS = 30_000;
 
 type AnyMessage = MessageShape<DescMessage>;
 type AnyCall = ServerUnaryCall<AnyMessage, AnyMessage> | ServerWritableStream<AnyMessage, AnyMessage>;
@@ -50,6 +59,7 @@ interface HandlerOptions {
   live: Set<LazyContext>;
   report: UnexpectedErrorReporter;
   observer: PlaneObserver | undefined;
+  sendTimeoutMillis: number;
 }
 
 /**
@@ -74,7 +84,14 @@ export function registerOnGrpcJs<S extends DescService>(
     const methodSpec = spec.methods[method.localName];
     if (methodSpec === undefined) continue;
     const path = `/${service.typeName}/${method.name}`;
-    const handlerOptions: HandlerOptions = { path, shutdownSignal: options.shutdownSignal, live, report, observer: options.observer };
+    const handlerOptions: HandlerOptions = {
+      path,
+      shutdownSignal: options.shutdownSignal,
+      live,
+      report,
+      observer: options.observer,
+      sendTimeoutMillis: options.streamSendTimeoutMillis ?? DEFAULT_STREAM_SEND_TIMEOUT_MS,
+    };
     const serialize = (message: AnyMessage): Buffer => Buffer.from(toBinary(method.output, message));
     const deserialize = (bytes: Buffer): AnyMessage => fromBinary(method.input, bytes);
     switch (methodSpec.kind) {
@@ -126,7 +143,7 @@ function unaryHandler(
 
 function serverStreamingHandler(
   spec: Extract<MethodImplSpec, { kind: "server_streaming" }>,
-  { path, shutdownSignal, live, report, observer }: HandlerOptions,
+  { path, shutdownSignal, live, report, observer, sendTimeoutMillis }: HandlerOptions,
 ): (call: ServerWritableStream<AnyMessage, AnyMessage>) => void {
   return (call) => {
     const { context, cancel } = contextOf(call, spec.method, path, shutdownSignal, live);
@@ -141,9 +158,10 @@ function serverStreamingHandler(
             sendHeader(call, context.responseHeader);
             headerSent = true;
           }
-          // Backpressure: wait for the stream to drain before asking the implementation for more; the wait
-          // ends early (rejecting) when the call is cancelled.
-          if (!call.write(create(spec.method.output, init))) await once(call, "drain", { signal: context.signal });
+          // Backpressure: wait for the stream to drain before asking the implementation for more, so a slow
+          // reader holds at most one message here. The wait ends early (rejecting) when the call is
+          // cancelled, and fails the call when the client has not read for `sendTimeoutMillis`.
+          if (!call.write(create(spec.method.output, init))) await drained(call, context.signal, sendTimeoutMillis);
         }
         if (call.cancelled) {
           endCancelled(observation, context.signal);
@@ -166,6 +184,20 @@ function serverStreamingHandler(
     };
     void (observation === undefined ? run() : otelContext.with(observation.context, run));
   };
+}
+
+/** Waits for `drain`; a client that stays blocked for `timeoutMillis` fails the call with RESOURCE_EXHAUSTED. */
+async function drained(call: ServerWritableStream<AnyMessage, AnyMessage>, signal: AbortSignal, timeoutMillis: number): Promise<void> {
+  const timeout = AbortSignal.timeout(timeoutMillis);
+  try {
+    await once(call, "drain", { signal: AbortSignal.any([signal, timeout]) });
+  } catch (err) {
+    if (!timeout.aborted || signal.aborted) throw err;
+    throw new LimitExceededError(
+      `the client did not read this stream for ${timeoutMillis} ms while messages were waiting; the stream was closed so it cannot hold server memory (read faster, or resume from the last snaptoken received)`,
+      { reason: "slow_consumer" },
+    );
+  }
 }
 
 function observe(observer: PlaneObserver | undefined, call: AnyCall, method: DescMethod): RpcObservation | undefined {

@@ -2,7 +2,7 @@
  * Keto's plain-HTTP health and version endpoints, served on every plane:
  * `GET /health/alive` → 200 `{"status":"ok"}` as long as the process answers;
  * `GET /health/ready` → 200 `{"status":"ok"}`, or 503 `{"errors":{"<name>":"<reason>"}}` when a readiness
- * check fails; `GET /version` → `{"version":"<version>"}`.
+ * check fails (Keto's shapes; an owner may add facts such as the applied revision next to them); `GET /version` → `{"version":"<version>"}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -18,6 +18,8 @@ export interface HealthRestOptions {
   readiness?: ReadinessCheck;
   /** The version `/version` reports. */
   version: string;
+  /** Facts added to the `/health/ready` body either way (e.g. the applied revision); keys must not be `status` or `errors`. */
+  readinessDetails?: () => Record<string, unknown>;
 }
 
 /** Handles the health and version endpoints; returns false for every other request. */
@@ -34,8 +36,9 @@ export function createHealthRestHandler(options: HealthRestOptions): HealthRestH
         return true;
       case "/health/ready": {
         const errors = await readinessErrors(options.readiness);
-        if (Object.keys(errors).length === 0) sendJson(res, 200, { status: "ok" });
-        else sendJson(res, 503, { errors });
+        const details = options.readinessDetails?.() ?? {};
+        if (Object.keys(errors).length === 0) sendJson(res, 200, { ...details, status: "ok" });
+        else sendJson(res, 503, { ...details, errors });
         return true;
       }
       case "/version":

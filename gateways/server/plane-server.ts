@@ -84,6 +84,10 @@ export interface PlaneServerOptions {
   shutdownTimeoutMillis?: number;
   /** What `/health/ready` checks; it answers 503 while this reports errors. Default: always ready. */
   readiness?: ReadinessCheck;
+  /** How long a gRPC server stream may stay blocked on a client that does not read (default 30 s). */
+  streamSendTimeoutMillis?: number;
+  /** Facts `/health/ready` adds to its body (the applied revision). */
+  readinessDetails?: () => Record<string, unknown>;
   /** The version `/version` reports. Default: the version in package.json. */
   version?: string;
   /** How long a new connection may stay silent before it is dropped. Default 10 000. */
@@ -160,6 +164,7 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
           if (closing !== undefined) return { shutdown: "the server is shutting down" };
           return options.readiness === undefined ? {} : options.readiness();
         },
+        ...(options.readinessDetails === undefined ? {} : { readinessDetails: options.readinessDetails }),
       }),
       ...(options.serveMetrics === true ? [createMetricsRestHandler(metrics.registry)] : []),
     ],
@@ -168,7 +173,12 @@ export function createPlaneServer(options: PlaneServerOptions): PlaneServer {
     report,
   });
   const h2c = (options.h2c ?? "grpc-js") === "grpc-js"
-    ? createGrpcJsStack(allServices, { shutdownSignal: forceShutdown.signal, onUnexpectedError: report, observer })
+    ? createGrpcJsStack(allServices, {
+        shutdownSignal: forceShutdown.signal,
+        onUnexpectedError: report,
+        observer,
+        ...(options.streamSendTimeoutMillis === undefined ? {} : { streamSendTimeoutMillis: options.streamSendTimeoutMillis }),
+      })
     : createConnectH2cStack(connectHandler);
 
   const sniffer = createProtocolSniffer({
