@@ -123,6 +123,29 @@ describe("permission engine replication", () => {
     expect((await b.check(viewer("1", "user:ann"), { consistency: { kind: "at_least_as_fresh", revision } })).allowed).toBe(true);
   });
 
+  it("serves a burst of checks waiting for one fresh snaptoken with a couple of catch-ups, not one each", async () => {
+    const shared = createMemoryStore();
+    const a = await openPermissionEngine({ store: shared, quantizationMs: 0 });
+    await a.writeSchema(model);
+    let reads = 0;
+    const counting: TupleStore = {
+      ...shared,
+      async changes(after, limit) {
+        reads++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return shared.changes(after, limit);
+      },
+    };
+    const b = await openPermissionEngine({ store: counting, quantizationMs: 0 });
+    const { revision } = await a.write(touch("doc:1#viewer@user:ann"));
+    reads = 0;
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => b.check(viewer("1", "user:ann"), { consistency: { kind: "at_least_as_fresh", revision } })),
+    );
+    expect(answers.every((r) => r.allowed)).toBe(true);
+    expect(reads).toBeLessThanOrEqual(3);
+  });
+
   it("still refuses a snaptoken ahead of the store's head as invalid", async () => {
     const store = createMemoryStore();
     const a = await openPermissionEngine({ store, quantizationMs: 0 });

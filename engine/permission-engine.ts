@@ -170,6 +170,7 @@ export class PermissionEngine {
   private rebuilds = 0;
   private rebuilding = false;
   private catchingUp: Promise<void> | undefined;
+  private queuedCatchUp: Promise<void> | undefined;
   private readonly revisionListeners = new Set<(revision: Revision) => void>();
   private readonly cache: CheckCache;
   private readonly pool: EvaluatorPool | undefined;
@@ -493,8 +494,22 @@ export class PermissionEngine {
    * another node changed it. A node that fell behind the store's changelog horizon rebuilds its snapshot
    * from a full scan instead. Concurrent callers share one run.
    */
-  async catchUp(): Promise<void> {
-    while (this.catchingUp !== undefined) await this.catchingUp;
+  catchUp(): Promise<void> {
+    // A run in progress may have read the head before the caller learned of a newer write, so a caller
+    // arriving meanwhile needs a run that starts after it. All such callers share one queued run: a burst of
+    // checks waiting for a fresh snaptoken costs two catch-ups, not one per check.
+    if (this.catchingUp === undefined) return this.runCatchUp();
+    this.queuedCatchUp ??= this.catchingUp
+      .then(ignore, ignore)
+      .then(() => {
+        this.queuedCatchUp = undefined;
+        return this.runCatchUp();
+      });
+    return this.queuedCatchUp;
+  }
+
+  private async runCatchUp(): Promise<void> {
+    while (this.catchingUp !== undefined) await this.catchingUp.then(ignore, ignore);
     this.catchingUp = (async () => {
       for (;;) {
         let page: ChangesResult;
@@ -683,6 +698,8 @@ export class PermissionEngine {
     return this.schemaValue;
   }
 }
+
+function ignore(): void {}
 
 /** Builds a snapshot of the store at its head, streaming the tuples in. */
 async function buildSnapshot(store: TupleStore): Promise<GraphSnapshot> {
