@@ -12,17 +12,28 @@ import {
   type MigrateResult,
 } from "../../engine/store/index.js";
 
+const usage = `Usage: gatehouse migrate [--database-url postgres://…] [--data-dir PATH]
+
+Applies the versioned SQL migrations (safe to run from several processes at once):
+  --database-url URL   PostgreSQL (or GATEHOUSE_DATABASE_URL)
+  --data-dir PATH      the embedded PGlite store when no URL is given (or GATEHOUSE_DATA_DIR; default ${DEFAULT_PGLITE_DATA_DIR})
+`;
+
 /** Runs `gatehouse migrate`; returns the exit code. */
 export async function runMigrate(args: readonly string[]): Promise<number> {
-  let values: { "database-url"?: string; "data-dir"?: string };
+  let values: { "database-url"?: string; "data-dir"?: string; help?: boolean };
   try {
     values = parseArgs({
       args: [...args],
-      options: { "database-url": { type: "string" }, "data-dir": { type: "string" } },
+      options: { "database-url": { type: "string" }, "data-dir": { type: "string" }, help: { type: "boolean", short: "h" } },
     }).values;
   } catch (err) {
-    process.stderr.write(`gatehouse migrate: ${(err as Error).message}\n`);
+    process.stderr.write(`gatehouse migrate: ${(err as Error).message}\n\n${usage}`);
     return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(usage);
+    return 0;
   }
   const url = values["database-url"] ?? process.env.GATEHOUSE_DATABASE_URL;
   try {

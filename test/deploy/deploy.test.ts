@@ -430,18 +430,17 @@ describe("deploy/ files", () => {
       ]);
       expect(serveHelp.code, serveHelp.stderr).toBe(0);
       expect(serveHelp.stdout).toContain("Usage: gatehouse serve");
-      if (migrateHelp.code !== 0) {
-        // `migrate` has no --help: run it for real, the way the deployments do (URL in GATEHOUSE_DATABASE_URL),
-        // against a closed port. It must reach PostgreSQL and fail there (exit 1), not be an unknown command
-        // (exit 2) nor fall back to the embedded store.
-        const migrated = await run(process.execPath, [bin, "migrate"], {
-          cwd,
-          env: { ...env, GATEHOUSE_DATABASE_URL: "postgres://gatehouse@127.0.0.1:1/gatehouse" },
-        });
-        expect(migrated.stderr).toMatch(/^gatehouse migrate: PostgreSQL at 127\.0\.0\.1:1\/gatehouse is unavailable/);
-        expect(migrated.code).toBe(1);
-        expect(existsSync(join(cwd, ".gatehouse"))).toBe(false);
-      }
+      expect(migrateHelp.code, migrateHelp.stderr).toBe(0);
+      expect(migrateHelp.stdout).toContain("Usage: gatehouse migrate");
+      // And run it the way the deployments do (URL in GATEHOUSE_DATABASE_URL) against a closed port: it must
+      // reach for PostgreSQL and fail there (exit 1), not fall back to the embedded store.
+      const migrated = await run(process.execPath, [bin, "migrate"], {
+        cwd,
+        env: { ...env, GATEHOUSE_DATABASE_URL: "postgres://gatehouse@127.0.0.1:1/gatehouse" },
+      });
+      expect(migrated.stderr).toMatch(/^gatehouse migrate: PostgreSQL at 127\.0\.0\.1:1\/gatehouse is unavailable/);
+      expect(migrated.code).toBe(1);
+      expect(existsSync(join(cwd, ".gatehouse"))).toBe(false);
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
