@@ -106,6 +106,13 @@ export function createPostgresExecutor(options: PostgresConnectionOptions): SqlE
         throw mapError(err, server);
       }
       let broken: Error | undefined;
+      // While a client is checked out the pool does not listen for its errors, and `pg` emits "error" when the
+      // server drops the connection (a restart) even with a query running: without a listener that would
+      // crash the process. The running query fails on its own; the connection must not be reused.
+      const onError = (err: Error): void => {
+        broken = err;
+      };
+      client.on("error", onError);
       try {
         const tx = adapt(client, server);
         await tx.query("BEGIN");
@@ -121,6 +128,7 @@ export function createPostgresExecutor(options: PostgresConnectionOptions): SqlE
         }
         throw err;
       } finally {
+        client.off("error", onError);
         client.release(broken);
       }
     },
