@@ -233,26 +233,21 @@ function registerReplicationMetrics(registry: Registry, stats: () => Replication
       for (const source of stats().sources) this.set({ source: source.name }, source.healthy ? 1 : 0);
     },
   });
-  const failuresSeen = new Map<string, number>();
-  new Counter({
-    name: "gatehouse_replication_source_failures_total",
-    help: "Times a change-notification source went down.",
-    labelNames: ["source"] as const,
-    registers: [registry],
-    collect() {
-      for (const source of stats().sources) advance(this.labels({ source: source.name }), failuresSeen, source.name, source.failures);
-    },
-  });
-  const notificationsSeen = new Map<string, number>();
-  new Counter({
-    name: "gatehouse_replication_notifications_total",
-    help: "Change notifications received, by source.",
-    labelNames: ["source"] as const,
-    registers: [registry],
-    collect() {
-      for (const source of stats().sources) advance(this.labels({ source: source.name }), notificationsSeen, source.name, source.notifications);
-    },
-  });
+  // Per-source running totals become counters that move by their growth since the last scrape.
+  const perSource = (name: string, help: string, read: (source: ReplicationStats["sources"][number]) => number): void => {
+    const seen = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: ["source"] as const,
+      registers: [registry],
+      collect() {
+        for (const source of stats().sources) advance(this.labels({ source: source.name }), seen, source.name, read(source));
+      },
+    });
+  };
+  perSource("gatehouse_replication_source_failures_total", "Times a change-notification source went down.", (s) => s.failures);
+  perSource("gatehouse_replication_notifications_total", "Change notifications received, by source.", (s) => s.notifications);
   const catchUpFailuresSeen = new Map<string, number>();
   new Counter({
     name: "gatehouse_replication_catch_up_failures_total",
