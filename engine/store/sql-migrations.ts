@@ -84,6 +84,87 @@ export const migrations: readonly Migration[] = [
       `INSERT INTO gatehouse_settings (name, value) VALUES ('changelog_horizon', '0') ON CONFLICT (name) DO NOTHING`,
     ],
   },
+  {
+    version: 3,
+    name: "create_identity_store",
+    up: [
+      // The identity service (services/identity/store/sql-identity-store.ts). JSON is kept as TEXT so it
+      // round-trips exactly (key order, no JSONB normalisation) on PostgreSQL, PGlite and CockroachDB alike.
+      // Ids are UUIDs chosen by the service; NULL external ids do not clash with each other.
+      `CREATE TABLE identity_identities (
+        id TEXT NOT NULL PRIMARY KEY,
+        schema_id TEXT NOT NULL,
+        traits TEXT NOT NULL,
+        state TEXT NOT NULL,
+        state_changed_at TIMESTAMPTZ NULL,
+        metadata_public TEXT NULL,
+        metadata_admin TEXT NULL,
+        external_id TEXT NULL,
+        verifiable_addresses TEXT NOT NULL,
+        recovery_addresses TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        CONSTRAINT identity_identities_external_id_key UNIQUE (external_id)
+      )`,
+      // One credential per type and identity.
+      `CREATE TABLE identity_credentials (
+        identity_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        config TEXT NOT NULL,
+        version INT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        CONSTRAINT identity_credentials_pkey PRIMARY KEY (identity_id, type),
+        CONSTRAINT identity_credentials_identity FOREIGN KEY (identity_id)
+          REFERENCES identity_identities (id) ON DELETE CASCADE
+      )`,
+      // The identifiers of each credential, in their order (seq). The primary key makes an identifier unique
+      // per credential type across all identities, and is what a login looks up.
+      `CREATE TABLE identity_credential_identifiers (
+        type TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        identity_id TEXT NOT NULL,
+        seq INT NOT NULL,
+        CONSTRAINT identity_credential_identifiers_pkey PRIMARY KEY (type, identifier),
+        CONSTRAINT identity_credential_identifiers_credential FOREIGN KEY (identity_id, type)
+          REFERENCES identity_credentials (identity_id, type) ON DELETE CASCADE
+      )`,
+      `CREATE INDEX identity_credential_identifiers_by_identity ON identity_credential_identifiers (identity_id, type, seq)`,
+      // The admin listing's credentials_identifier filter matches any credential type.
+      `CREATE INDEX identity_credential_identifiers_by_identifier ON identity_credential_identifiers (identifier)`,
+      // Sessions; only the SHA-256 of the token is stored. Listed newest first (issued_at, id descending).
+      `CREATE TABLE identity_sessions (
+        id TEXT NOT NULL PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        identity_id TEXT NOT NULL,
+        active BOOLEAN NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL,
+        authenticated_at TIMESTAMPTZ NOT NULL,
+        issued_at TIMESTAMPTZ NOT NULL,
+        aal TEXT NOT NULL,
+        methods TEXT NOT NULL,
+        devices TEXT NOT NULL,
+        CONSTRAINT identity_sessions_token_hash_key UNIQUE (token_hash),
+        CONSTRAINT identity_sessions_identity FOREIGN KEY (identity_id)
+          REFERENCES identity_identities (id) ON DELETE CASCADE
+      )`,
+      `CREATE INDEX identity_sessions_by_identity ON identity_sessions (identity_id, issued_at, id)`,
+      `CREATE INDEX identity_sessions_by_issued ON identity_sessions (issued_at, id)`,
+      // Self-service flows (login, registration), replaced as they progress and swept once expired.
+      `CREATE TABLE identity_flows (
+        id TEXT NOT NULL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        type TEXT NOT NULL,
+        issued_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL,
+        request_url TEXT NOT NULL,
+        return_to TEXT NULL,
+        csrf_token_hash TEXT NULL,
+        state TEXT NOT NULL
+      )`,
+      `CREATE INDEX identity_flows_by_expiry ON identity_flows (expires_at)`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */
