@@ -13,7 +13,20 @@ import { ChangelogTailer } from "../../engine/replication/changelog-tailer.js";
 import { createPgListener } from "../../engine/replication/pg-listener.js";
 import { createRedisStream } from "../../engine/replication/redis-stream.js";
 import { CHANGELOG_CHANNEL } from "../../engine/store/postgres-store.js";
-import { createMemoryStore, createPgliteStore, createPostgresStore, type TupleStore } from "../../engine/store/index.js";
+import {
+  createMemoryStore,
+  createPostgresExecutor,
+  createSqlStore,
+  openPgliteExecutor,
+  type SqlExecutor,
+  type TupleStore,
+} from "../../engine/store/index.js";
+import { startIdentityPlanes, type IdentityPlanes } from "../../services/identity/identity-service.js";
+import { createIdentityDeps } from "../../services/identity/setup.js";
+import type { IdentityStore } from "../../services/identity/store/identity-store.js";
+import { createMemoryIdentityStore } from "../../services/identity/store/memory-identity-store.js";
+import { createSqlIdentityStore } from "../../services/identity/store/sql-identity-store.js";
+import { createServerMetrics } from "../../gateways/observability/metrics.js";
 import { startAuthzPlanes, type AuthzPlanes } from "../../gateways/authz-planes.js";
 import { describeConfigKeys, loadConfig, type Dsn, type GatehouseConfig } from "../config/config.js";
 
@@ -26,15 +39,41 @@ ${describeConfigKeys()
   .join("\n")}
 `;
 
-/** Opens the tuple store a DSN names. */
-export async function openStore(dsn: Dsn): Promise<TupleStore> {
-  switch (dsn.kind) {
-    case "memory":
-      return createMemoryStore();
-    case "pglite":
-      return createPgliteStore({ dataDir: dsn.dataDir });
-    case "postgres":
-      return createPostgresStore({ connectionString: dsn.url });
+/** The stores of every service, over one database. */
+export interface Stores {
+  readonly tuples: TupleStore;
+  readonly identities: IdentityStore;
+  close(): Promise<void>;
+}
+
+/** Opens the stores a DSN names; the SQL ones share one connection pool (PGlite allows one opener). */
+export async function openStores(dsn: Dsn): Promise<Stores> {
+  if (dsn.kind === "memory") {
+    const tuples = createMemoryStore();
+    const identities = createMemoryIdentityStore();
+    return { tuples, identities, close: async () => void (await Promise.all([tuples.close(), identities.close()])) };
+  }
+  const executor: SqlExecutor =
+    dsn.kind === "pglite" ? await openPgliteExecutor({ dataDir: dsn.dataDir }) : createPostgresExecutor({ connectionString: dsn.url });
+  try {
+    const tuples = await createSqlStore({
+      executor,
+      closeExecutor: false,
+      ...(dsn.kind === "postgres" ? { notifyChannel: CHANGELOG_CHANNEL } : {}),
+    });
+    const identities = await createSqlIdentityStore({ executor, closeExecutor: false });
+    return {
+      tuples,
+      identities,
+      async close() {
+        await tuples.close();
+        await identities.close();
+        await executor.close();
+      },
+    };
+  } catch (err) {
+    await executor.close();
+    throw err;
   }
 }
 
@@ -107,16 +146,22 @@ export interface RunningServer {
   readonly planes: AuthzPlanes;
   /** The engine behind the planes (benchmarks and embedding use it directly). */
   readonly engine: PermissionEngine;
+  /** The identity service's planes. */
+  readonly identity: IdentityPlanes;
   stop(): Promise<void>;
 }
 
 /** Starts everything the configuration describes. */
 export async function startServer(config: GatehouseConfig, log: (line: string) => void): Promise<RunningServer> {
-  const store = await openStore(config.dsn);
+  const stores = await openStores(config.dsn);
+  const store = stores.tuples;
   let tailer: ChangelogTailer | undefined;
   let stopCollector = (): void => {};
+  let identity: IdentityPlanes | undefined;
+  let authzPlanes: AuthzPlanes | undefined;
+  let openedEngine: PermissionEngine | undefined;
   try {
-    const engine = await openPermissionEngine({
+    const engine = (openedEngine = await openPermissionEngine({
       store,
       maxDepth: config.limit.maxReadDepth,
       oplStrict: config.namespaces.strict,
@@ -125,7 +170,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       quantizationMs: config.engine.quantizationMillis,
       retentionMs: config.engine.retentionMillis,
       snaptokenWaitMs: config.replication.snaptokenWaitMillis,
-    });
+    }));
     const location = config.namespaces.location;
     if (location !== undefined) {
       const text = readFileSync(location, "utf8");
@@ -141,7 +186,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     tailer = startTailer(config, engine, log);
     stopCollector = startGarbageCollector(config, store, log);
     const running = tailer;
-    const planes = await startAuthzPlanes({
+    const planes = (authzPlanes = await startAuthzPlanes({
       engine,
       streamSendTimeoutMillis: config.watch.sendTimeoutMillis,
       ...(running === undefined ? {} : { replicationStats: () => running.stats() }),
@@ -156,26 +201,58 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       ketoMaxReadDepth: config.limit.maxReadDepth,
       // How far this node's snapshot trails the store; read on each scrape of /metrics.
       revisionLag: async () => Math.max(0, (await store.headRevision()) - engine.revision),
+    }));
+    const identityDeps = createIdentityDeps({
+      ...(config.identity.schemaLocation === undefined ? {} : { schemaLocation: config.identity.schemaLocation }),
+      argon2: {
+        memoryKiB: config.identity.argon2MemoryKib,
+        iterations: config.identity.argon2Iterations,
+        parallelism: config.identity.argon2Parallelism,
+      },
+      policy: { minLength: config.identity.passwordMinLength },
     });
+    await identityDeps.warmUp();
+    identity = await startIdentityPlanes({
+      store: stores.identities,
+      schemas: identityDeps.schemas,
+      hasher: identityDeps.hasher,
+      policy: identityDeps.policy,
+      public: config.serve.identityPublic,
+      admin: config.serve.identityAdmin,
+      ...(config.identity.publicBaseUrl === undefined ? {} : { publicBaseUrl: config.identity.publicBaseUrl }),
+      sessionLifespanMillis: config.identity.sessionLifespanMillis,
+      sessionAfterRegistration: config.identity.sessionAfterRegistration,
+      adminApiKeyHashes: config.identity.adminApiKeyHashes,
+      shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
+      metrics: createServerMetrics({ processMetrics: false }),
+    });
+    const identityPlanes = identity;
     log(`store: ${describeDsn(config.dsn)}`);
     log(`read plane listening on ${config.serve.read.host}:${planes.ports.read}`);
     log(`write plane listening on ${config.serve.write.host}:${planes.ports.write}${config.serve.writeApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
     log(`opl plane listening on ${config.serve.opl.host}:${planes.ports.opl}`);
+    log(`identity public plane listening on ${config.serve.identityPublic.host}:${identityPlanes.ports.public} (${identityPlanes.publicBaseUrl})`);
+    log(`identity admin plane listening on ${config.serve.identityAdmin.host}:${identityPlanes.ports.admin}${config.identity.adminApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
     return {
       planes,
       engine,
+      identity: identityPlanes,
       async stop() {
-        await planes.close();
+        await Promise.all([planes.close(), identityPlanes.close()]);
         stopCollector();
         await running?.stop();
         await engine.close();
-        await store.close();
+        await stores.close();
       },
     };
   } catch (err) {
+    // Whatever started must stop, or the process would linger half up (a port taken by another process).
     stopCollector();
+    await identity?.close();
+    await authzPlanes?.close();
     await tailer?.stop();
-    await store.close();
+    await openedEngine?.close();
+    await stores.close();
     throw err;
   }
 }

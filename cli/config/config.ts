@@ -24,6 +24,9 @@ export interface GatehouseConfig {
     read: PlaneConfig;
     write: PlaneConfig;
     opl: PlaneConfig;
+    /** The identity service's public plane (Kratos's 4433) and admin plane (4434). */
+    identityPublic: PlaneConfig;
+    identityAdmin: PlaneConfig;
     /** Where cleartext HTTP/2 connections go: grpc-js (fast gRPC) or connect-node (also Connect over h2c). */
     h2c: "grpc-js" | "connect";
     /** How long a graceful shutdown waits for in-flight requests before closing connections. */
@@ -46,6 +49,24 @@ export interface GatehouseConfig {
     quantizationMillis: number;
     /** How long older revisions stay readable from memory (at_exact_snapshot, old snaptokens). */
     retentionMillis: number;
+  };
+  identity: {
+    /** The URL browsers and apps reach the public plane at; default `http://127.0.0.1:<public port>`. */
+    publicBaseUrl: string | undefined;
+    /** A JSON Schema file used as the default identity schema; absent = the built-in email + name schema. */
+    schemaLocation: string | undefined;
+    /** How long a session lasts (Kratos: 24 h). */
+    sessionLifespanMillis: number;
+    /** Sign the identity in right after registration (Kratos's `session` hook). */
+    sessionAfterRegistration: boolean;
+    /** SHA-256 hex hashes of the admin plane's API keys; empty = open (Kratos's default). */
+    adminApiKeyHashes: string[];
+    /** Shortest password accepted (Kratos: 8). */
+    passwordMinLength: number;
+    /** argon2id cost: memory in KiB, iterations, lanes (OWASP's minimum by default). */
+    argon2MemoryKib: number;
+    argon2Iterations: number;
+    argon2Parallelism: number;
   };
   redis: {
     /** A Redis URL (`redis://host:6379/0`); absent means no Redis (PostgreSQL notifications and polling only). */
@@ -87,6 +108,8 @@ export function defaultConfig(): GatehouseConfig {
       read: { host: "0.0.0.0", port: 4466 },
       write: { host: "0.0.0.0", port: 4467 },
       opl: { host: "0.0.0.0", port: 4469 },
+      identityPublic: { host: "0.0.0.0", port: 4433 },
+      identityAdmin: { host: "0.0.0.0", port: 4434 },
       h2c: "grpc-js",
       shutdownTimeoutMillis: 10_000,
       writeApiKeyHashes: [],
@@ -97,6 +120,17 @@ export function defaultConfig(): GatehouseConfig {
       checkCacheBytes: 32 * 1024 * 1024,
       quantizationMillis: 5_000,
       retentionMillis: 3_600_000,
+    },
+    identity: {
+      publicBaseUrl: undefined,
+      schemaLocation: undefined,
+      sessionLifespanMillis: 24 * 3_600_000,
+      sessionAfterRegistration: true,
+      adminApiKeyHashes: [],
+      passwordMinLength: 8,
+      argon2MemoryKib: 19_456,
+      argon2Iterations: 2,
+      argon2Parallelism: 1,
     },
     redis: { url: undefined, keyPrefix: "gatehouse:" },
     replication: { pollIntervalMillis: 1_000, snaptokenWaitMillis: 2_000 },
@@ -116,7 +150,7 @@ export function loopbackConfig(dsn: Dsn = { kind: "memory" }): GatehouseConfig {
   config.dsn = dsn;
   config.engine.quantizationMillis = 0;
   config.engine.evaluatorThreads = 1;
-  for (const plane of [config.serve.read, config.serve.write, config.serve.opl]) {
+  for (const plane of [config.serve.read, config.serve.write, config.serve.opl, config.serve.identityPublic, config.serve.identityAdmin]) {
     plane.host = "127.0.0.1";
     plane.port = 0;
   }
@@ -182,16 +216,17 @@ function asHashes(raw: unknown, source: string): string[] {
   });
 }
 
-function planeKeys(plane: "read" | "write" | "opl"): KeySpec[] {
-  const upper = plane.toUpperCase();
+function planeKeys(plane: "read" | "write" | "opl" | "identityPublic" | "identityAdmin"): KeySpec[] {
+  const name = plane === "identityPublic" ? "identity.public" : plane === "identityAdmin" ? "identity.admin" : plane;
+  const upper = name.toUpperCase().replace(".", "_");
   return [
     {
-      path: `serve.${plane}.host`,
+      path: `serve.${name}.host`,
       env: `GATEHOUSE_SERVE_${upper}_HOST`,
       apply: (c, raw, source) => (c.serve[plane].host = asString(raw, source)),
     },
     {
-      path: `serve.${plane}.port`,
+      path: `serve.${name}.port`,
       env: `GATEHOUSE_SERVE_${upper}_PORT`,
       apply: (c, raw, source) => (c.serve[plane].port = asInt(raw, source, 0, 65535)),
     },
@@ -204,6 +239,8 @@ const KEYS: readonly KeySpec[] = [
   ...planeKeys("read"),
   ...planeKeys("write"),
   ...planeKeys("opl"),
+  ...planeKeys("identityPublic"),
+  ...planeKeys("identityAdmin"),
   {
     path: "serve.h2c",
     env: "GATEHOUSE_SERVE_H2C",
@@ -252,6 +289,55 @@ const KEYS: readonly KeySpec[] = [
     path: "engine.retention_millis",
     env: "GATEHOUSE_ENGINE_RETENTION_MILLIS",
     apply: (c, raw, source) => (c.engine.retentionMillis = asInt(raw, source, 0, 30 * 86_400_000)),
+  },
+  {
+    path: "identity.public_base_url",
+    env: "GATEHOUSE_IDENTITY_PUBLIC_BASE_URL",
+    apply: (c, raw, source) => {
+      const url = asString(raw, source);
+      if (!/^https?:\/\//.test(url)) throw configError(source, `expected an http:// or https:// URL, got "${url}"`);
+      c.identity.publicBaseUrl = url.replace(/\/+$/, "");
+    },
+  },
+  {
+    path: "identity.schema_location",
+    env: "GATEHOUSE_IDENTITY_SCHEMA_LOCATION",
+    apply: (c, raw, source) => (c.identity.schemaLocation = asString(raw, source).replace(/^file:\/\//, "")),
+  },
+  {
+    path: "identity.session.lifespan_millis",
+    env: "GATEHOUSE_IDENTITY_SESSION_LIFESPAN_MILLIS",
+    apply: (c, raw, source) => (c.identity.sessionLifespanMillis = asInt(raw, source, 60_000, 365 * 86_400_000)),
+  },
+  {
+    path: "identity.registration.session_after",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_SESSION_AFTER",
+    apply: (c, raw, source) => (c.identity.sessionAfterRegistration = asBool(raw, source)),
+  },
+  {
+    path: "identity.admin.api_key_hashes",
+    env: "GATEHOUSE_IDENTITY_ADMIN_API_KEY_HASHES",
+    apply: (c, raw, source) => (c.identity.adminApiKeyHashes = asHashes(raw, source)),
+  },
+  {
+    path: "identity.password.min_length",
+    env: "GATEHOUSE_IDENTITY_PASSWORD_MIN_LENGTH",
+    apply: (c, raw, source) => (c.identity.passwordMinLength = asInt(raw, source, 6, 72)),
+  },
+  {
+    path: "identity.password.argon2.memory_kib",
+    env: "GATEHOUSE_IDENTITY_PASSWORD_ARGON2_MEMORY_KIB",
+    apply: (c, raw, source) => (c.identity.argon2MemoryKib = asInt(raw, source, 1_024, 4_194_304)),
+  },
+  {
+    path: "identity.password.argon2.iterations",
+    env: "GATEHOUSE_IDENTITY_PASSWORD_ARGON2_ITERATIONS",
+    apply: (c, raw, source) => (c.identity.argon2Iterations = asInt(raw, source, 1, 10)),
+  },
+  {
+    path: "identity.password.argon2.parallelism",
+    env: "GATEHOUSE_IDENTITY_PASSWORD_ARGON2_PARALLELISM",
+    apply: (c, raw, source) => (c.identity.argon2Parallelism = asInt(raw, source, 1, 16)),
   },
   {
     path: "redis.url",

@@ -137,6 +137,9 @@ export interface NodePorts {
   readonly read: number;
   readonly write: number;
   readonly opl: number;
+  /** The identity service's planes (every node serves them too). */
+  readonly identityPublic: number;
+  readonly identityAdmin: number;
 }
 
 /** How to start one `gatehouse serve` process. */
@@ -196,6 +199,10 @@ function nodeEnv(options: NodeOptions, ports: NodePorts): NodeJS.ProcessEnv {
     GATEHOUSE_SERVE_WRITE_PORT: String(ports.write),
     GATEHOUSE_SERVE_OPL_HOST: "127.0.0.1",
     GATEHOUSE_SERVE_OPL_PORT: String(ports.opl),
+    GATEHOUSE_SERVE_IDENTITY_PUBLIC_HOST: "127.0.0.1",
+    GATEHOUSE_SERVE_IDENTITY_PUBLIC_PORT: String(ports.identityPublic),
+    GATEHOUSE_SERVE_IDENTITY_ADMIN_HOST: "127.0.0.1",
+    GATEHOUSE_SERVE_IDENTITY_ADMIN_PORT: String(ports.identityAdmin),
     GATEHOUSE_ENGINE_EVALUATOR_THREADS: "1",
     GATEHOUSE_SERVE_SHUTDOWN_TIMEOUT_MS: String(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   });
@@ -338,8 +345,8 @@ class NodeProcess implements GatehouseNode {
 export async function startNode(options: NodeOptions): Promise<GatehouseNode> {
   let ports = options.ports;
   if (ports === undefined) {
-    const [read, write, opl] = await pickFreePorts(3);
-    ports = { read: read!, write: write!, opl: opl! };
+    const [read, write, opl, identityPublic, identityAdmin] = await pickFreePorts(5);
+    ports = { read: read!, write: write!, opl: opl!, identityPublic: identityPublic!, identityAdmin: identityAdmin! };
   }
   const node = new NodeProcess(options, ports);
   await node.start();
@@ -379,8 +386,14 @@ export interface Cluster {
 
 /** Starts `n` nodes; with a schema, the first one starts and takes the schema, then the rest start together. */
 export async function startCluster(n: number, options: ClusterOptions): Promise<Cluster> {
-  const flat = await pickFreePorts(3 * n);
-  const portsOf = (i: number): NodePorts => ({ read: flat[3 * i]!, write: flat[3 * i + 1]!, opl: flat[3 * i + 2]! });
+  const flat = await pickFreePorts(5 * n);
+  const portsOf = (i: number): NodePorts => ({
+    read: flat[5 * i]!,
+    write: flat[5 * i + 1]!,
+    opl: flat[5 * i + 2]!,
+    identityPublic: flat[5 * i + 3]!,
+    identityAdmin: flat[5 * i + 4]!,
+  });
   const nodes = Array.from({ length: n }, (_, i) => new NodeProcess({ ...options, name: `node${i}` }, portsOf(i)));
   const stopAll = async (): Promise<void> => {
     await Promise.all(nodes.map((node) => node.stop().catch(() => undefined)));

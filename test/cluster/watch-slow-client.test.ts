@@ -84,8 +84,16 @@ describe("Watch with a client that stops reading", () => {
     }
     const head = server.engine.revision;
     await new Promise((resolve) => setTimeout(resolve, 300));
-    // Backpressure: the stream stopped asking the changelog for more long before the head, and stays put.
-    const stalledAt = watchReadThrough;
+    // Backpressure: the stream stops asking the changelog for more long before the head (the transport and
+    // the client's buffers take a few pages first, so wait until the position holds still), and stays put.
+    let stalledAt = watchReadThrough;
+    for (let stableSince = Date.now(); Date.now() - stableSince < 500; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (watchReadThrough !== stalledAt) {
+        stalledAt = watchReadThrough;
+        stableSince = Date.now();
+      }
+    }
     expect(stalledAt).toBeGreaterThan(start);
     expect(stalledAt).toBeLessThan(head - WRITES / 10);
     await new Promise((resolve) => setTimeout(resolve, 300));

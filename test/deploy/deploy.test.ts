@@ -31,6 +31,12 @@ const planePorts: Record<"read" | "write" | "opl", number> = {
   opl: defaults.serve.opl.port,
 };
 const allPlanePorts = Object.values(planePorts).sort();
+/** Every port `gatehouse serve` listens on by default (the image exposes them all). */
+const allServePorts = [
+  ...allPlanePorts,
+  defaults.serve.identityPublic.port,
+  defaults.serve.identityAdmin.port,
+].sort();
 
 // ---------------------------------------------------------------------------------------------- helpers
 
@@ -476,7 +482,7 @@ describe("deploy/Dockerfile", () => {
     const exposed = dockerfile
       .filter((i) => i.op === "EXPOSE")
       .flatMap((i) => i.args.split(/\s+/).map((p) => Number(p.split("/")[0])));
-    expect(exposed.sort()).toEqual(allPlanePorts);
+    expect(exposed.sort()).toEqual(allServePorts);
     expect(jsonArray(dockerfile.filter((i) => i.op === "ENTRYPOINT").at(-1)!.args)).toEqual(["node", "bin/gatehouse.js"]);
     expect(jsonArray(dockerfile.filter((i) => i.op === "CMD").at(-1)!.args)).toEqual(["serve"]);
   });

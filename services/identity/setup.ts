@@ -1,0 +1,65 @@
+/**
+ * Builds the identity service's dependencies from configuration: the identity schema registry, the
+ * argon2id hasher and the password policy, adapted to the narrow interfaces the flows use (`deps.ts`).
+ */
+import { readFileSync } from "node:fs";
+import { InvalidArgumentError } from "../../common/errors.js";
+import type { PasswordHasher, PasswordPolicy, TraitSchemas } from "./deps.js";
+import type { UiNodeJson, UiTextJson } from "./flows/flow-ui.js";
+import { checkPassword, createPasswordHasher, type PasswordPolicyOptions } from "./password/index.js";
+import { createIdentitySchemaRegistry, type IdentitySchemaRegistry } from "./schema/index.js";
+
+/** Adapts the schema registry to `TraitSchemas`. */
+export function traitSchemasOf(registry: IdentitySchemaRegistry): TraitSchemas {
+  return {
+    defaultSchemaId: registry.defaultId,
+    has: (id) => registry.has(id),
+    document: (id) => registry.get(id)?.schema,
+    ids: () => registry.list().map((s) => s.id),
+    validateTraits: (id, traits) => {
+      const result = registry.validateTraits(id, traits);
+      return result.ok ? [] : result.errors.map((e) => ({ field: e.field, message: e.message as UiTextJson }));
+    },
+    passwordIdentifiers: (id, traits) => registry.passwordIdentifiers(id, traits),
+    addresses: (id, traits) => registry.addresses(id, traits),
+    traitNodes: (id, values) => registry.traitNodes(id, values) as unknown as readonly UiNodeJson[],
+  };
+}
+
+/** Options of `createIdentityDeps`. */
+export interface IdentityDepsOptions {
+  /** A JSON Schema file used as the default schema (id `default`); absent = the built-in one. */
+  readonly schemaLocation?: string;
+  readonly argon2?: { memoryKiB: number; iterations: number; parallelism: number };
+  readonly policy?: PasswordPolicyOptions;
+}
+
+/** The schemas, the hasher and the policy. */
+export function createIdentityDeps(options: IdentityDepsOptions = {}): { schemas: TraitSchemas; hasher: PasswordHasher; policy: PasswordPolicy; warmUp(): Promise<void> } {
+  let registry: IdentitySchemaRegistry;
+  if (options.schemaLocation === undefined) registry = createIdentitySchemaRegistry();
+  else {
+    let schema: unknown;
+    try {
+      schema = JSON.parse(readFileSync(options.schemaLocation, "utf8")) as unknown;
+    } catch (err) {
+      throw new InvalidArgumentError(`identity.schema_location: cannot read ${options.schemaLocation}: ${err instanceof Error ? err.message : String(err)}`, {
+        details: { field: "identity.schema_location" },
+      });
+    }
+    registry = createIdentitySchemaRegistry({ schemas: [{ id: "default", schema }], defaultSchemaId: "default" });
+  }
+  const hasher = createPasswordHasher(options.argon2 === undefined ? {} : { argon2: options.argon2 });
+  return {
+    schemas: traitSchemasOf(registry),
+    hasher: {
+      hash: (password) => hasher.hash(password),
+      verify: (password, hashed) => hasher.verify(password, hashed),
+      dummyVerify: () => hasher.dummyVerify(),
+    },
+    policy: (password, identifiers) => checkPassword(password, identifiers, options.policy ?? {}) as UiTextJson[],
+    warmUp: async () => {
+      await hasher.warmUp();
+    },
+  };
+}
