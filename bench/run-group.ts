@@ -16,6 +16,7 @@ const GROUPS: Readonly<Record<number, (ctx: BenchContext) => Promise<Figure[]>>>
   3: async (ctx) => (await import("./store/index.js")).runStoreFigures(ctx),
   5: async (ctx) => (await import("./peers/casbin.js")).runCasbinFigures(ctx),
   6: async (ctx) => (await import("./peers/spicedb.js")).runSpicedbFigures(ctx),
+  7: async (ctx) => (await import("./identity/index.js")).runIdentityFigures(ctx),
 };
 
 const { values } = parseArgs({
@@ -29,7 +30,7 @@ const { values } = parseArgs({
 });
 const run = GROUPS[Number(values.group)];
 if (run === undefined || values.out === undefined) {
-  process.stderr.write("usage: run-group.ts --group 1|2|3|5|6 [--quick] [--large] [--runs N] --out FILE\n");
+  process.stderr.write("usage: run-group.ts --group 1|2|3|5|6|7 [--quick] [--large] [--runs N] --out FILE\n");
   process.exit(2);
 }
 const ctx = makeContext({
