@@ -43,6 +43,10 @@ const EXPECTED: readonly string[] = [
   "spicedb.bulk.10k",
   "spicedb.gatehouse.check.10k",
   "spicedb.gatehouse.batch.10k",
+  "identity.hash.argon2id.verify",
+  "identity.login.native",
+  "identity.noop",
+  "identity.whoami",
 ];
 
 interface RunOutcome {
