@@ -23,6 +23,8 @@ import {
 } from "../../engine/store/index.js";
 import { startIdentityPlanes, type IdentityPlanes } from "../../services/identity/identity-service.js";
 import { createIdentityDeps } from "../../services/identity/setup.js";
+import { rateLimitSubmissions } from "../../services/identity/rate-limit/submit-hook.js";
+import { createSubmitRateLimiter, type SubmitRateLimiter } from "../../services/identity/rate-limit/submit-limits.js";
 import type { IdentityStore } from "../../services/identity/store/identity-store.js";
 import { createMemoryIdentityStore } from "../../services/identity/store/memory-identity-store.js";
 import { createSqlIdentityStore } from "../../services/identity/store/sql-identity-store.js";
@@ -141,6 +143,25 @@ function startGarbageCollector(config: GatehouseConfig, store: TupleStore, log: 
   return () => clearInterval(timer);
 }
 
+/**
+ * The login and registration rate limiters: shared through Redis when it is configured (so every node counts
+ * one budget), in memory otherwise; undefined when both limits are 0.
+ */
+function submitLimiters(config: GatehouseConfig): Record<"login" | "registration", SubmitRateLimiter> | undefined {
+  const { rateLimitIdentifierAttempts: perIdentifier, rateLimitIpAttempts: perIp, rateLimitWindowMillis } = config.identity;
+  if (perIdentifier === 0 && perIp === 0) return undefined;
+  const windowSeconds = Math.max(1, Math.round(rateLimitWindowMillis / 1000));
+  const rules = {
+    perIdentifier: perIdentifier === 0 ? [] : [{ limit: perIdentifier, windowSeconds }],
+    perIp: perIp === 0 ? [] : [{ limit: perIp, windowSeconds }],
+  };
+  const store = config.redis.url === undefined ? ("memory" as const) : { redis: config.redis.url, keyPrefix: `${config.redis.keyPrefix}ratelimit:` };
+  return {
+    login: createSubmitRateLimiter({ store, rules, name: "login" }),
+    registration: createSubmitRateLimiter({ store, rules, name: "registration" }),
+  };
+}
+
 /** A running server: its ports and how to stop it. */
 export interface RunningServer {
   readonly planes: AuthzPlanes;
@@ -158,6 +179,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
   let tailer: ChangelogTailer | undefined;
   let stopCollector = (): void => {};
   let identity: IdentityPlanes | undefined;
+  let stopLimiters = async (): Promise<void> => {};
   let authzPlanes: AuthzPlanes | undefined;
   let openedEngine: PermissionEngine | undefined;
   try {
@@ -212,7 +234,12 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       policy: { minLength: config.identity.passwordMinLength },
     });
     await identityDeps.warmUp();
+    const limiters = submitLimiters(config);
+    stopLimiters = async () => {
+      await Promise.all(Object.values(limiters ?? {}).map((l) => l.close()));
+    };
     identity = await startIdentityPlanes({
+      ...(limiters === undefined ? {} : { beforeSubmit: rateLimitSubmissions(limiters) }),
       store: stores.identities,
       schemas: identityDeps.schemas,
       hasher: identityDeps.hasher,
@@ -222,6 +249,14 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       ...(config.identity.publicBaseUrl === undefined ? {} : { publicBaseUrl: config.identity.publicBaseUrl }),
       sessionLifespanMillis: config.identity.sessionLifespanMillis,
       sessionAfterRegistration: config.identity.sessionAfterRegistration,
+      flowLifespanMillis: config.identity.flowLifespanMillis,
+      browser: {
+        ...(config.identity.loginUiUrl === undefined ? {} : { loginUiUrl: config.identity.loginUiUrl }),
+        ...(config.identity.registrationUiUrl === undefined ? {} : { registrationUiUrl: config.identity.registrationUiUrl }),
+        ...(config.identity.defaultReturnUrl === undefined ? {} : { defaultReturnUrl: config.identity.defaultReturnUrl }),
+        ...(config.identity.logoutReturnUrl === undefined ? {} : { logoutReturnUrl: config.identity.logoutReturnUrl }),
+        allowedReturnUrls: config.identity.allowedReturnUrls,
+      },
       adminApiKeyHashes: config.identity.adminApiKeyHashes,
       shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
       metrics: createServerMetrics({ processMetrics: false }),
@@ -241,6 +276,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
         await Promise.all([planes.close(), identityPlanes.close()]);
         stopCollector();
         await running?.stop();
+        await stopLimiters();
         await engine.close();
         await stores.close();
       },
@@ -249,6 +285,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     // Whatever started must stop, or the process would linger half up (a port taken by another process).
     stopCollector();
     await identity?.close();
+    await stopLimiters();
     await authzPlanes?.close();
     await tailer?.stop();
     await openedEngine?.close();

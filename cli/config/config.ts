@@ -59,6 +59,21 @@ export interface GatehouseConfig {
     sessionLifespanMillis: number;
     /** Sign the identity in right after registration (Kratos's `session` hook). */
     sessionAfterRegistration: boolean;
+    /** How long a login or registration flow can be submitted (Kratos: 1 h). */
+    flowLifespanMillis: number;
+    /** Browser flows: where browsers are sent; absent = the built-in pages under `<public base>/ui/`. */
+    loginUiUrl: string | undefined;
+    registrationUiUrl: string | undefined;
+    /** After signing in without `return_to` (default `<public base>/ui/welcome`). */
+    defaultReturnUrl: string | undefined;
+    /** After signing out without `return_to` (default `<public base>/ui/login`). */
+    logoutReturnUrl: string | undefined;
+    /** URLs `return_to` may point at (same origin, same or deeper path) besides the public base URL. */
+    allowedReturnUrls: string[];
+    /** Login and registration submissions allowed per identifier and per client IP within the window (0 = off). */
+    rateLimitIdentifierAttempts: number;
+    rateLimitIpAttempts: number;
+    rateLimitWindowMillis: number;
     /** SHA-256 hex hashes of the admin plane's API keys; empty = open (Kratos's default). */
     adminApiKeyHashes: string[];
     /** Shortest password accepted (Kratos: 8). */
@@ -126,6 +141,15 @@ export function defaultConfig(): GatehouseConfig {
       schemaLocation: undefined,
       sessionLifespanMillis: 24 * 3_600_000,
       sessionAfterRegistration: true,
+      flowLifespanMillis: 3_600_000,
+      loginUiUrl: undefined,
+      registrationUiUrl: undefined,
+      defaultReturnUrl: undefined,
+      logoutReturnUrl: undefined,
+      allowedReturnUrls: [],
+      rateLimitIdentifierAttempts: 10,
+      rateLimitIpAttempts: 100,
+      rateLimitWindowMillis: 300_000,
       adminApiKeyHashes: [],
       passwordMinLength: 8,
       argon2MemoryKib: 19_456,
@@ -143,13 +167,16 @@ export function defaultConfig(): GatehouseConfig {
 /**
  * A configuration for tests, benchmarks and embedding: every plane on 127.0.0.1 with a free port (0),
  * over `dsn` (default in memory), reads at the node's head (no quantization, so a test sees its writes at
- * once) and one evaluator thread. Read the bound ports from the running server.
+ * once), one evaluator thread, and no login rate limits. Read the bound ports from the running server.
  */
 export function loopbackConfig(dsn: Dsn = { kind: "memory" }): GatehouseConfig {
   const config = defaultConfig();
   config.dsn = dsn;
   config.engine.quantizationMillis = 0;
   config.engine.evaluatorThreads = 1;
+  // Tests and benchmarks submit many logins from one address; the suites that test limits turn them on.
+  config.identity.rateLimitIdentifierAttempts = 0;
+  config.identity.rateLimitIpAttempts = 0;
   for (const plane of [config.serve.read, config.serve.write, config.serve.opl, config.serve.identityPublic, config.serve.identityAdmin]) {
     plane.host = "127.0.0.1";
     plane.port = 0;
@@ -214,6 +241,24 @@ function asHashes(raw: unknown, source: string): string[] {
     }
     return h.toLowerCase();
   });
+}
+
+function asHttpUrl(raw: unknown, source: string): string {
+  const text = asString(raw, source).trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw configError(source, `expected an absolute http:// or https:// URL, got "${text}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw configError(source, `expected an http:// or https:// URL, got "${text}"`);
+  return text;
+}
+
+function asHttpUrls(raw: unknown, source: string): string[] {
+  const list = typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter((s) => s !== "") : raw;
+  if (!Array.isArray(list)) throw configError(source, "expected a list of http(s) URLs");
+  return list.map((u, i) => asHttpUrl(u, `${source}[${i}]`));
 }
 
 function planeKeys(plane: "read" | "write" | "opl" | "identityPublic" | "identityAdmin"): KeySpec[] {
@@ -315,6 +360,36 @@ const KEYS: readonly KeySpec[] = [
     apply: (c, raw, source) => (c.identity.sessionAfterRegistration = asBool(raw, source)),
   },
   {
+    path: "identity.flow.lifespan_millis",
+    env: "GATEHOUSE_IDENTITY_FLOW_LIFESPAN_MILLIS",
+    apply: (c, raw, source) => (c.identity.flowLifespanMillis = asInt(raw, source, 1_000, 30 * 86_400_000)),
+  },
+  {
+    path: "identity.browser.login_ui_url",
+    env: "GATEHOUSE_IDENTITY_BROWSER_LOGIN_UI_URL",
+    apply: (c, raw, source) => (c.identity.loginUiUrl = asHttpUrl(raw, source)),
+  },
+  {
+    path: "identity.browser.registration_ui_url",
+    env: "GATEHOUSE_IDENTITY_BROWSER_REGISTRATION_UI_URL",
+    apply: (c, raw, source) => (c.identity.registrationUiUrl = asHttpUrl(raw, source)),
+  },
+  {
+    path: "identity.browser.default_return_url",
+    env: "GATEHOUSE_IDENTITY_BROWSER_DEFAULT_RETURN_URL",
+    apply: (c, raw, source) => (c.identity.defaultReturnUrl = asHttpUrl(raw, source)),
+  },
+  {
+    path: "identity.browser.logout_return_url",
+    env: "GATEHOUSE_IDENTITY_BROWSER_LOGOUT_RETURN_URL",
+    apply: (c, raw, source) => (c.identity.logoutReturnUrl = asHttpUrl(raw, source)),
+  },
+  {
+    path: "identity.browser.allowed_return_urls",
+    env: "GATEHOUSE_IDENTITY_BROWSER_ALLOWED_RETURN_URLS",
+    apply: (c, raw, source) => (c.identity.allowedReturnUrls = asHttpUrls(raw, source)),
+  },
+  {
     path: "identity.admin.api_key_hashes",
     env: "GATEHOUSE_IDENTITY_ADMIN_API_KEY_HASHES",
     apply: (c, raw, source) => (c.identity.adminApiKeyHashes = asHashes(raw, source)),
@@ -338,6 +413,21 @@ const KEYS: readonly KeySpec[] = [
     path: "identity.password.argon2.parallelism",
     env: "GATEHOUSE_IDENTITY_PASSWORD_ARGON2_PARALLELISM",
     apply: (c, raw, source) => (c.identity.argon2Parallelism = asInt(raw, source, 1, 16)),
+  },
+  {
+    path: "identity.rate_limit.identifier_attempts",
+    env: "GATEHOUSE_IDENTITY_RATE_LIMIT_IDENTIFIER_ATTEMPTS",
+    apply: (c, raw, source) => (c.identity.rateLimitIdentifierAttempts = asInt(raw, source, 0, 1_000_000)),
+  },
+  {
+    path: "identity.rate_limit.ip_attempts",
+    env: "GATEHOUSE_IDENTITY_RATE_LIMIT_IP_ATTEMPTS",
+    apply: (c, raw, source) => (c.identity.rateLimitIpAttempts = asInt(raw, source, 0, 1_000_000)),
+  },
+  {
+    path: "identity.rate_limit.window_millis",
+    env: "GATEHOUSE_IDENTITY_RATE_LIMIT_WINDOW_MILLIS",
+    apply: (c, raw, source) => (c.identity.rateLimitWindowMillis = asInt(raw, source, 1_000, 86_400_000)),
   },
   {
     path: "redis.url",

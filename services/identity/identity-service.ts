@@ -10,7 +10,10 @@ import { createPlaneServer, type PlaneServer } from "../../gateways/server/plane
 import { createAdminRoutes } from "./api/admin-routes.js";
 import { createPublicRoutes } from "./api/public-routes.js";
 import type { PasswordHasher, PasswordPolicy, TraitSchemas } from "./deps.js";
+import { BrowserFlows, type BrowserUrlsOptions } from "./flows/browser.js";
+import { LogoutFlows } from "./flows/logout.js";
 import { SelfService } from "./flows/self-service.js";
+import type { SubmissionHook } from "./api/public-routes.js";
 import { SessionService } from "./sessions.js";
 import type { IdentityStore } from "./store/identity-store.js";
 
@@ -28,6 +31,14 @@ export interface IdentityPlanesOptions {
   readonly sessionLifespanMillis?: number;
   /** Flow lifespan (Kratos: 1 h). */
   readonly flowLifespanMillis?: number;
+  /**
+   * Browser flows: the UI URLs (default the built-in pages `<public base>/ui/{login,registration}`), where
+   * browsers go after signing in (`/ui/welcome`) and out (`/ui/login`), and the URLs `return_to` may name
+   * besides the public base URL.
+   */
+  readonly browser?: BrowserUrlsOptions;
+  /** Called for every flow submission before it is processed (e.g. a rate limiter). */
+  readonly beforeSubmit?: SubmissionHook;
   /** Sign in right after registration (Kratos's `session` hook). Default true. */
   readonly sessionAfterRegistration?: boolean;
   /** SHA-256 hashes of admin API keys; empty = no key needed (Kratos's default). */
@@ -82,7 +93,17 @@ export async function startIdentityPlanes(options: IdentityPlanesOptions): Promi
       flowLifespanMillis: options.flowLifespanMillis ?? 3_600_000,
       sessionAfterRegistration: options.sessionAfterRegistration ?? true,
     });
-    publicRoutes = createPublicRoutes({ store: options.store, schemas: options.schemas, flows, sessions, publicBaseUrl });
+    const browser = new BrowserFlows(publicBaseUrl, options.browser);
+    publicRoutes = createPublicRoutes({
+      store: options.store,
+      schemas: options.schemas,
+      flows,
+      sessions,
+      publicBaseUrl,
+      browser,
+      logout: new LogoutFlows(options.store, sessions, browser),
+      ...(options.beforeSubmit === undefined ? {} : { beforeSubmit: options.beforeSubmit }),
+    });
     adminRoutes = createAdminRoutes({
       store: options.store,
       schemas: options.schemas,

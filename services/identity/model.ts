@@ -106,11 +106,17 @@ export interface Session {
 /** The kinds of self-service flow. */
 export type FlowKind = "login" | "registration";
 
+/**
+ * What the flows table holds: self-service flows, and `logout` entries binding a browser logout token to a
+ * session (their id is the hex SHA-256 of the `ory_lo_` token, so the token itself is never stored).
+ */
+export type StoredFlowKind = FlowKind | "logout";
+
 /** A self-service flow as stored: the state needed to validate a submission and rebuild its UI. */
 export interface StoredFlow {
   /** A UUID; also the `?flow=` parameter. */
   readonly id: string;
-  readonly kind: FlowKind;
+  readonly kind: StoredFlowKind;
   /** `api` (native apps, session tokens) or `browser` (cookies, CSRF). */
   readonly type: "api" | "browser";
   readonly issuedAt: Date;

@@ -1,15 +1,30 @@
 /**
  * Sessions: issuing (an `ory_st_` token, only its SHA-256 stored), finding the caller's session from a
- * request (`X-Session-Token`, `Authorization: Bearer`, or the `ory_kratos_session` cookie), and revoking.
+ * request (`X-Session-Token`, `Authorization: Bearer`, or the `ory_kratos_session` cookie, which holds the
+ * same token), revoking, and the session cookie browsers get.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Aal, CredentialType, IdentityWithCredentials, Session } from "./model.js";
 import type { IdentityStore } from "./store/identity-store.js";
 import { cookieValue } from "./api/http-io.js";
+import { serializeCookie } from "./flows/cookies.js";
 
 /** Kratos's session cookie name. */
 export const SESSION_COOKIE = "ory_kratos_session";
+
+/**
+ * The `Set-Cookie` value carrying a session token to a browser: HttpOnly, SameSite=Lax, Path=/, Secure on
+ * https, and kept until the session expires (Kratos's persistent cookie).
+ */
+export function sessionCookie(token: string, expiresAt: Date, secure: boolean): string {
+  return serializeCookie(SESSION_COOKIE, token, { maxAgeSeconds: (expiresAt.getTime() - Date.now()) / 1000, secure });
+}
+
+/** The `Set-Cookie` value that removes the session cookie. */
+export function clearedSessionCookie(secure: boolean): string {
+  return serializeCookie(SESSION_COOKIE, "", { maxAgeSeconds: 0, secure });
+}
 
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -101,6 +116,20 @@ export class SessionService {
     const session = await this.store.getSessionByTokenHash(hashToken(token));
     if (session === undefined || !session.active) return false;
     return this.store.updateSession(session.id, { active: false });
+  }
+
+  /** Disables a session by id; false when it was not active. */
+  async revokeSession(session: Session): Promise<boolean> {
+    if (!session.active) return false;
+    return this.store.updateSession(session.id, { active: false });
+  }
+
+  /** True when the request presents its session through the cookie (not a header): only then is the cookie refreshed. */
+  static usesCookie(req: IncomingMessage): boolean {
+    const header = req.headers["x-session-token"];
+    if (typeof header === "string" && header !== "") return false;
+    if (req.headers.authorization !== undefined && /^Bearer\s+\S/i.test(req.headers.authorization)) return false;
+    return cookieValue(req, SESSION_COOKIE) !== undefined;
   }
 
   /** Extends a session to now + lifespan (Kratos's admin extend). */

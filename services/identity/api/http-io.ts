@@ -15,6 +15,7 @@ const statusTexts: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  405: "Method Not Allowed",
   409: "Conflict",
   410: "Gone",
   413: "Payload Too Large",
@@ -38,9 +39,19 @@ export class KratosHttpError extends Error {
     message: string,
     readonly reason?: string,
     readonly extra: Record<string, unknown> = {},
+    /** `error.details` (e.g. the CSRF `reject_reason`). */
+    readonly details?: ErrorDetails,
   ) {
     super(message);
   }
+
+  /** Response headers the answer carries (e.g. `Retry-After` on a 429). */
+  readonly headers: Record<string, string> = {};
+}
+
+/** Puts an error's own response headers on the response (before the body is written). */
+export function applyErrorHeaders(res: ServerResponse, error: unknown): void {
+  if (error instanceof KratosHttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
 }
 
 /** The body and status for anything thrown by a route. Internal errors never leak their cause. */
@@ -53,6 +64,7 @@ export function errorResponse(error: unknown): { status: number; body: KratosErr
         status: statusTexts[error.status] ?? "Error",
         ...(error.reason === undefined ? {} : { reason: error.reason }),
         message: error.message,
+        ...(error.details === undefined ? {} : { details: error.details }),
       },
       ...error.extra,
     };
@@ -87,6 +99,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /** Sends anything thrown as Kratos's error envelope. */
 export function sendError(res: ServerResponse, error: unknown): void {
   const { status, body } = errorResponse(error);
+  applyErrorHeaders(res, error);
   if (status === 500 && !(error instanceof GatehouseError) && !(error instanceof KratosHttpError)) {
     process.stderr.write(`gatehouse identity: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
@@ -151,7 +164,14 @@ export function cookieValue(req: IncomingMessage, name: string): string | undefi
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      // A malformed escape is not a value anyone issued: treat the cookie as absent rather than fail.
+      return undefined;
+    }
   }
   return undefined;
 }

@@ -1,15 +1,26 @@
 /**
- * The identity service's public plane (Kratos's 4433): native self-service flows, whoami, the caller's
- * sessions, native logout and the identity schemas.
+ * The identity service's public plane (Kratos's 4433): self-service flows for native apps (`/api`) and
+ * browsers (`/browser`: CSRF cookie, redirects for HTML clients, JSON for SPAs), whoami, the caller's sessions,
+ * native and browser logout, the identity schemas, and the built-in sign-in pages (`/ui/*`).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TraitSchemas } from "../deps.js";
-import type { FlowKind } from "../model.js";
-import type { SelfService } from "../flows/self-service.js";
-import type { SessionService } from "../sessions.js";
+import type { FlowKind, StoredFlow } from "../model.js";
+import { withoutBlankFormTraits, type BrowserFlows } from "../flows/browser.js";
+import type { LogoutFlows } from "../flows/logout.js";
+import { SelfService, type SubmitResult } from "../flows/self-service.js";
+import { clearedSessionCookie, SESSION_COOKIE, SessionService, sessionCookie } from "../sessions.js";
 import type { IdentityStore } from "../store/identity-store.js";
-import { KratosHttpError, linkHeader, readFormOrJson, sendError, sendJson, sendNoContent } from "./http-io.js";
+import { prefersHtml, sendErrorPage } from "../ui/html.js";
+import { redirect, uiRoutes } from "../ui/pages.js";
+import { cookieValue, errorResponse, KratosHttpError, linkHeader, readFormOrJson, sendError, sendJson, sendNoContent, wantsJson } from "./http-io.js";
 import { identityJson, sessionJson } from "./kratos-json.js";
+
+/**
+ * Called once for every submission, native or browser (after the CSRF check), just before it is processed:
+ * the place to throttle (throw a `KratosHttpError(429, …)` to refuse it).
+ */
+export type SubmissionHook = (kind: FlowKind, flow: StoredFlow, body: Readonly<Record<string, unknown>>, req: IncomingMessage) => Promise<void>;
 
 /** What the public routes work with. */
 export interface PublicRoutesOptions {
@@ -19,6 +30,10 @@ export interface PublicRoutesOptions {
   readonly sessions: SessionService;
   /** Base URL of the public plane, for `schema_url`. */
   readonly publicBaseUrl: string;
+  /** CSRF, cookies and redirect targets of browser flows. */
+  readonly browser: BrowserFlows;
+  readonly logout: LogoutFlows;
+  readonly beforeSubmit?: SubmissionHook;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL, match: RegExpExecArray) => Promise<void>;
@@ -54,10 +69,22 @@ function assertNativeRequest(req: IncomingMessage): void {
 
 /** The public plane's REST handler (returns false for paths it does not serve). */
 export function createPublicRoutes(options: PublicRoutesOptions): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  const { store, schemas, flows, sessions } = options;
+  const { store, schemas, flows, sessions, browser, logout } = options;
   const schemaUrl = (id: string): string => `${options.publicBaseUrl}/schemas/${encodeURIComponent(id)}`;
   const publicIdentity = (entry: Parameters<typeof identityJson>[0]) =>
     identityJson(entry, { schemaUrl: schemaUrl(entry.identity.schemaId), admin: false });
+  const requestUrlOf = (url: URL): string => `${options.publicBaseUrl}${url.pathname}${url.search}`;
+  const alreadySignedIn = (): KratosHttpError =>
+    new KratosHttpError(400, "session_already_available", "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?");
+
+  /**
+   * The one place a submission of either kind, native or browser, is accepted and processed (after the flow
+   * was found and, for browsers, the CSRF token checked).
+   */
+  const accept = async (kind: FlowKind, flow: StoredFlow, body: Readonly<Record<string, unknown>>, req: IncomingMessage): Promise<SubmitResult> => {
+    await options.beforeSubmit?.(kind, flow, body, req);
+    return kind === "login" ? flows.login(flow, body, req) : flows.register(flow, body, req);
+  };
 
   const createApiFlow =
     (kind: FlowKind): Route =>
@@ -65,67 +92,133 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
       assertNativeRequest(req);
       if (kind === "login" && url.searchParams.get("refresh") !== "true") {
         const current = await sessions.authenticate(req);
-        if (current !== undefined) {
-          throw new KratosHttpError(400, "session_already_available", "A valid session was detected and thus login is not possible. Did you forget to set `?refresh=true`?");
-        }
+        if (current !== undefined) throw alreadySignedIn();
       }
       const returnTo = url.searchParams.get("return_to") ?? undefined;
       const schemaId = url.searchParams.get("identity_schema") ?? undefined;
-      const flow = await flows.create(kind, "api", `${options.publicBaseUrl}${url.pathname}${url.search}`, {
+      const flow = await flows.create(kind, "api", requestUrlOf(url), {
         ...(returnTo === undefined ? {} : { returnTo }),
         ...(schemaId === undefined ? {} : { schemaId }),
       });
       sendJson(res, 200, flows.render(flow));
     };
 
+  /**
+   * `GET /self-service/{kind}/browser`: a browser flow bound to the CSRF cookie; 303 to the UI for HTML clients,
+   * 200 with the flow for JSON ones. A browser already signed in is sent on (HTML) or refused (JSON, 400
+   * `session_already_available`), unless a login asks for `refresh=true`.
+   */
+  const createBrowserFlow =
+    (kind: FlowKind): Route =>
+    async (req, res, url) => {
+      const returnTo = browser.returnToOf(url.searchParams.get("return_to"));
+      const refresh = kind === "login" && url.searchParams.get("refresh") === "true";
+      if (!refresh && (await sessions.authenticate(req)) !== undefined) {
+        if (wantsJson(req)) throw alreadySignedIn();
+        redirect(res, returnTo ?? browser.defaultReturnUrl);
+        return;
+      }
+      const schemaId = url.searchParams.get("identity_schema") ?? undefined;
+      const csrf = browser.csrfFor(req);
+      const flow = await flows.create(kind, "browser", requestUrlOf(url), {
+        csrfTokenHash: csrf.tokenHash,
+        ...(returnTo === undefined ? {} : { returnTo }),
+        ...(schemaId === undefined ? {} : { schemaId }),
+        ...(refresh ? { refresh: true } : {}),
+      });
+      if (wantsJson(req)) sendJson(res, 200, flows.render(flow, csrf.token), { "set-cookie": [csrf.cookie] });
+      else redirect(res, browser.uiUrl(kind, flow.id), [csrf.cookie]);
+    };
+
+  /** `GET /self-service/{kind}/flows?id=`: a browser flow only with its CSRF cookie; 410 with `use_flow_id` once expired. */
   const getFlow =
     (kind: FlowKind): Route =>
-    async (_req, res, url) => {
+    async (req, res, url) => {
       const flow = await flows.get(kind, url.searchParams.get("id"));
-      if (flow.type === "browser") {
-        throw new KratosHttpError(403, "security_csrf_violation", "browser flows are fetched with their CSRF cookie through the browser endpoints");
-      }
-      if (flow.expiresAt.getTime() <= Date.now()) await flows.assertFresh(flow);
-      sendJson(res, 200, flows.render(flow));
+      const token = flow.type === "browser" ? browser.checkFlowCookie(req, flow) : undefined;
+      if (SelfService.isExpired(flow)) await flows.assertFresh(flow);
+      sendJson(res, 200, flows.render(flow, token));
     };
 
   const submit =
     (kind: FlowKind): Route =>
     async (req, res, url) => {
       const flow = await flows.get(kind, url.searchParams.get("flow"));
-      if (flow.type !== "api") {
-        throw new KratosHttpError(403, "security_csrf_violation", "this flow was started in a browser; submit it from the browser with its CSRF token");
+      if (flow.type === "api") {
+        assertNativeRequest(req);
+        answerNative(res, await accept(kind, flow, await readFormOrJson(req), req));
+        return;
       }
-      assertNativeRequest(req);
-      const body = await readFormOrJson(req);
-      const result = kind === "login" ? await flows.login(flow, body, req) : await flows.register(flow, body, req);
-      switch (result.kind) {
-        case "invalid":
-          sendJson(res, 400, flows.render(result.flow));
-          return;
-        case "logged_in":
-          sendJson(res, 200, {
-            session: sessionJson(result.session.session, publicIdentity(result.entry)),
-            session_token: result.session.token,
-            continue_with: [{ action: "set_ory_session_token", ory_session_token: result.session.token }],
-          });
-          return;
-        case "registered": {
-          const identity = publicIdentity(result.entry);
-          sendJson(res, 200, {
-            identity,
-            ...(result.session === undefined
-              ? { continue_with: [] }
-              : {
-                  session: sessionJson(result.session.session, identity),
-                  session_token: result.session.token,
-                  continue_with: [{ action: "set_ory_session_token", ory_session_token: result.session.token }],
-                }),
-          });
-          return;
-        }
+      const body = withoutBlankFormTraits(await readFormOrJson(req), req);
+      const csrfToken = browser.checkSubmission(req, flow, body);
+      if (SelfService.isExpired(flow)) {
+        // JSON: 410 with use_flow_id; a browser page: straight to the new flow's UI.
+        if (wantsJson(req)) await flows.assertFresh(flow);
+        redirect(res, browser.uiUrl(kind, (await flows.replacementFor(flow)).id));
+        return;
       }
+      await answerBrowser(req, res, kind, flow, await accept(kind, flow, body, req), csrfToken);
     };
+
+  /** Native answers: the session token in the body (`continue_with: set_ory_session_token`). */
+  const answerNative = (res: ServerResponse, result: SubmitResult): void => {
+    switch (result.kind) {
+      case "invalid":
+        sendJson(res, 400, flows.render(result.flow));
+        return;
+      case "logged_in":
+        sendJson(res, 200, {
+          session: sessionJson(result.session.session, publicIdentity(result.entry)),
+          session_token: result.session.token,
+          continue_with: [{ action: "set_ory_session_token", ory_session_token: result.session.token }],
+        });
+        return;
+      case "registered": {
+        const identity = publicIdentity(result.entry);
+        sendJson(res, 200, {
+          identity,
+          ...(result.session === undefined
+            ? { continue_with: [] }
+            : {
+                session: sessionJson(result.session.session, identity),
+                session_token: result.session.token,
+                continue_with: [{ action: "set_ory_session_token", ory_session_token: result.session.token }],
+              }),
+        });
+        return;
+      }
+    }
+  };
+
+  /**
+   * Browser answers: the session travels in the `ory_kratos_session` cookie only (never in the body). Validation
+   * failures go back to the UI (HTML: 303) or come as 400 with the flow (JSON); success goes to `return_to` or
+   * the default return URL (HTML) or answers 200 (JSON).
+   */
+  const answerBrowser = async (req: IncomingMessage, res: ServerResponse, kind: FlowKind, flow: StoredFlow, result: SubmitResult, csrfToken: string): Promise<void> => {
+    if (result.kind === "invalid") {
+      if (wantsJson(req)) sendJson(res, 400, flows.render(result.flow, csrfToken));
+      else redirect(res, browser.uiUrl(kind, flow.id));
+      return;
+    }
+    const issued = result.session;
+    const cookies: string[] = [];
+    if (issued !== undefined) {
+      // A browser holds one session cookie: the session it replaces is of no further use, so it ends.
+      const previous = await sessions.authenticateToken(cookieValue(req, SESSION_COOKIE));
+      if (previous !== undefined && previous.session.id !== issued.session.id) await sessions.revokeSession(previous.session);
+      cookies.push(sessionCookie(issued.token, issued.session.expiresAt, browser.secureCookies));
+      // A new CSRF token with the new session: a token seen before signing in is worthless after.
+      cookies.push(browser.regenerateCsrf().cookie);
+    }
+    if (!wantsJson(req)) {
+      redirect(res, flow.returnTo ?? browser.defaultReturnUrl, cookies);
+      return;
+    }
+    const identity = publicIdentity(result.entry);
+    const session = issued === undefined ? {} : { session: sessionJson(issued.session, identity) };
+    sendJson(res, 200, result.kind === "logged_in" ? { ...session, continue_with: [] } : { identity, ...session, continue_with: [] }, cookies.length === 0 ? {} : { "set-cookie": cookies });
+  };
 
   const requireSession = async (req: IncomingMessage) => {
     const current = await sessions.authenticate(req);
@@ -136,6 +229,8 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
   const routes: [string, RegExp, Route][] = [
     ["GET", /^\/self-service\/login\/api$/, createApiFlow("login")],
     ["GET", /^\/self-service\/registration\/api$/, createApiFlow("registration")],
+    ["GET", /^\/self-service\/login\/browser$/, createBrowserFlow("login")],
+    ["GET", /^\/self-service\/registration\/browser$/, createBrowserFlow("registration")],
     ["GET", /^\/self-service\/login\/flows$/, getFlow("login")],
     ["GET", /^\/self-service\/registration\/flows$/, getFlow("registration")],
     ["POST", /^\/self-service\/login$/, submit("login")],
@@ -145,7 +240,12 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
       /^\/sessions\/whoami$/,
       async (req, res) => {
         const { session, entry } = await requireSession(req);
-        sendJson(res, 200, sessionJson(session, publicIdentity(entry)), { "x-kratos-authenticated-identity-id": entry.identity.id });
+        // A cookie is re-issued with the session's current expiry (it may have been extended since it was set).
+        const token = SessionService.usesCookie(req) ? cookieValue(req, SESSION_COOKIE) : undefined;
+        sendJson(res, 200, sessionJson(session, publicIdentity(entry)), {
+          "x-kratos-authenticated-identity-id": entry.identity.id,
+          ...(token === undefined ? {} : { "set-cookie": [sessionCookie(token, session.expiresAt, browser.secureCookies)] }),
+        });
       },
     ],
     [
@@ -211,9 +311,43 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
         sendNoContent(res);
       },
     ],
+    [
+      "GET",
+      /^\/self-service\/logout\/browser$/,
+      async (req, res, url) => {
+        const current = await requireSession(req);
+        const returnTo = browser.returnToOf(url.searchParams.get("return_to"));
+        sendJson(res, 200, await logout.create(current.session, returnTo, requestUrlOf(url)));
+      },
+    ],
+    [
+      "GET",
+      /^\/self-service\/logout$/,
+      async (req, res, url) => {
+        // Signing out changes state: a HEAD (link checkers, prefetchers) must not do it.
+        if (req.method !== "GET") throw new KratosHttpError(405, undefined, "The logout URL is opened with GET.");
+        const { location } = await logout.complete(req, url.searchParams.get("token"), url.searchParams.get("return_to"));
+        const cookies = [clearedSessionCookie(browser.secureCookies), browser.regenerateCsrf().cookie];
+        if (wantsJson(req)) sendNoContent(res, { "set-cookie": cookies, "cache-control": "private, no-cache, no-store, must-revalidate" });
+        else redirect(res, location, cookies);
+      },
+    ],
     ...schemaRoutes(schemas),
+    ...uiRoutes({ flows, sessions, browser, logout }),
   ];
-  return dispatch(routes);
+  const formOrigins = browser.formOrigins();
+  return dispatch(routes, (req, res, err, url) => {
+    // Browsers navigating get a page (the built-in pages always do); API and SPA clients get Kratos's JSON.
+    if (!url.pathname.startsWith("/ui/") && !prefersHtml(req)) {
+      sendError(res, err);
+      return;
+    }
+    if (errorResponse(err).status >= 500 && !(err instanceof KratosHttpError)) {
+      process.stderr.write(`gatehouse identity: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    const kind = /^\/(?:self-service|ui)\/(registration)\b/.test(url.pathname) ? "registration" : "login";
+    sendErrorPage(res, err, `${options.publicBaseUrl}/ui/${kind}`, formOrigins);
+  });
 }
 
 /** `page_size` of a listing: 1..1000, default 250 (Kratos's). */
@@ -243,8 +377,14 @@ export function schemaRoutes(schemas: TraitSchemas): [string, RegExp, Route][] {
   ];
 }
 
-/** Dispatches to the first route whose method and path match; errors become Kratos's envelope. */
-export function dispatch(routes: readonly [string, RegExp, Route][]): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+/** How a route's error is answered. */
+export type ErrorAnswer = (req: IncomingMessage, res: ServerResponse, error: unknown, url: URL) => void;
+
+/** Dispatches to the first route whose method and path match; errors become Kratos's envelope (or what `onError` makes of them). */
+export function dispatch(
+  routes: readonly [string, RegExp, Route][],
+  onError: ErrorAnswer = (_req, res, err) => sendError(res, err),
+): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   return async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     for (const [method, pattern, route] of routes) {
@@ -253,7 +393,8 @@ export function dispatch(routes: readonly [string, RegExp, Route][]): (req: Inco
       try {
         await route(req, res, url, match);
       } catch (err) {
-        sendError(res, err);
+        if (res.headersSent) res.destroy();
+        else onError(req, res, err, url);
       }
       return true;
     }

@@ -22,6 +22,8 @@ export interface UiNodeJson {
 export interface FlowState {
   /** The identity schema of a registration flow. */
   readonly schemaId?: string;
+  /** A login flow started with `?refresh=true` (re-authentication while signed in). */
+  readonly refresh?: boolean;
   /** Values to show again (never the password). */
   readonly values?: Readonly<Record<string, unknown>>;
   /** Form-level messages (`ui.messages`). */
@@ -84,7 +86,7 @@ export function flowJson(flow: StoredFlow, publicBaseUrl: string, nodes: readonl
     request_url: flow.requestUrl,
     ...(flow.returnTo === undefined ? {} : { return_to: flow.returnTo }),
     ...(flow.kind === "registration" && state.schemaId !== undefined ? { identity_schema: state.schemaId } : {}),
-    ...(flow.kind === "login" ? { refresh: false, requested_aal: "aal1" } : {}),
+    ...(flow.kind === "login" ? { refresh: state.refresh === true, requested_aal: "aal1" } : {}),
     ui: {
       action: `${publicBaseUrl}/self-service/${flow.kind}?flow=${flow.id}`,
       method: "POST",

@@ -62,7 +62,12 @@ export class SelfService {
   constructor(private readonly options: SelfServiceOptions) {}
 
   /** Starts a flow. */
-  async create(kind: FlowKind, type: "api" | "browser", requestUrl: string, extra: { returnTo?: string; csrfTokenHash?: string; schemaId?: string } = {}): Promise<StoredFlow> {
+  async create(
+    kind: FlowKind,
+    type: "api" | "browser",
+    requestUrl: string,
+    extra: { returnTo?: string; csrfTokenHash?: string; schemaId?: string; refresh?: boolean } = {},
+  ): Promise<StoredFlow> {
     const now = new Date();
     const schemaId = extra.schemaId ?? this.options.schemas.defaultSchemaId;
     if (!this.options.schemas.has(schemaId)) {
@@ -77,10 +82,27 @@ export class SelfService {
       requestUrl,
       returnTo: extra.returnTo,
       csrfTokenHash: extra.csrfTokenHash,
-      state: (kind === "registration" ? { schemaId } : {}) satisfies FlowState,
+      state: (kind === "registration" ? { schemaId } : extra.refresh === true ? { refresh: true } : {}) satisfies FlowState,
     };
     await this.options.store.saveFlow(flow);
     return flow;
+  }
+
+  /** True once a flow can no longer be submitted (expired, or used: a used flow is expired on purpose). */
+  static isExpired(flow: StoredFlow, now = Date.now()): boolean {
+    return flow.expiresAt.getTime() <= now;
+  }
+
+  /** A new flow of the same kind and type to continue with, carrying over return_to, the CSRF binding and the schema. */
+  async replacementFor(flow: StoredFlow): Promise<StoredFlow> {
+    if (flow.kind === "logout") throw new Error("logout entries are not self-service flows");
+    const state = flow.state as FlowState;
+    return this.create(flow.kind, flow.type, flow.requestUrl, {
+      ...(flow.returnTo === undefined ? {} : { returnTo: flow.returnTo }),
+      ...(flow.csrfTokenHash === undefined ? {} : { csrfTokenHash: flow.csrfTokenHash }),
+      ...(state.schemaId === undefined ? {} : { schemaId: state.schemaId }),
+      ...(state.refresh === true ? { refresh: true } : {}),
+    });
   }
 
   /** A stored flow of this kind; 404 when unknown. Expiry is the caller's to check (`assertFresh`). */
@@ -101,11 +123,8 @@ export class SelfService {
    */
   async assertFresh(flow: StoredFlow): Promise<void> {
     const now = Date.now();
-    if (flow.expiresAt.getTime() > now) return;
-    const replacement = await this.create(flow.kind, flow.type, flow.requestUrl, {
-      ...(flow.returnTo === undefined ? {} : { returnTo: flow.returnTo }),
-      ...(flow.csrfTokenHash === undefined ? {} : { csrfTokenHash: flow.csrfTokenHash }),
-    });
+    if (!SelfService.isExpired(flow, now)) return;
+    const replacement = await this.replacementFor(flow);
     const ago = Math.round((now - flow.expiresAt.getTime()) / 1000);
     throw new KratosHttpError(
       410,
@@ -146,7 +165,11 @@ export class SelfService {
   /** Stores the flow again with messages and the values to show, and reports the failure. */
   private async invalid(flow: StoredFlow, state: FlowState): Promise<SubmitResult> {
     const base = flow.state as FlowState;
-    const next: StoredFlow = { ...flow, state: { ...(base.schemaId === undefined ? {} : { schemaId: base.schemaId }), ...state } };
+    const kept: FlowState = {
+      ...(base.schemaId === undefined ? {} : { schemaId: base.schemaId }),
+      ...(base.refresh === true ? { refresh: true } : {}),
+    };
+    const next: StoredFlow = { ...flow, state: { ...kept, ...state } };
     await this.options.store.saveFlow(next);
     return { kind: "invalid", flow: next };
   }
