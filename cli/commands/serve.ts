@@ -23,6 +23,7 @@ import {
 } from "../../engine/store/index.js";
 import { startIdentityPlanes, type IdentityPlanes } from "../../services/identity/identity-service.js";
 import { createIdentityDeps } from "../../services/identity/setup.js";
+import type { WebHookConfig } from "../../services/identity/hooks/web-hook.js";
 import { rateLimitSubmissions } from "../../services/identity/rate-limit/submit-hook.js";
 import { createSubmitRateLimiter, type SubmitRateLimiter } from "../../services/identity/rate-limit/submit-limits.js";
 import type { IdentityStore } from "../../services/identity/store/identity-store.js";
@@ -162,6 +163,22 @@ function submitLimiters(config: GatehouseConfig): Record<"login" | "registration
   };
 }
 
+/** The registration web hook the configuration describes, if any. */
+function webHookOf(config: GatehouseConfig): WebHookConfig | undefined {
+  const hook = config.identity.registrationWebHook;
+  if (hook.url === undefined) return undefined;
+  const header = hook.authHeader;
+  const colon = header?.indexOf(":") ?? -1;
+  return {
+    url: hook.url,
+    parse: hook.parse,
+    canInterrupt: hook.canInterrupt,
+    ignore: hook.ignore,
+    timeoutMillis: hook.timeoutMillis,
+    ...(header === undefined || colon < 0 ? {} : { headers: { [header.slice(0, colon).trim()]: header.slice(colon + 1).trim() } }),
+  };
+}
+
 /** A running server: its ports and how to stop it. */
 export interface RunningServer {
   readonly planes: AuthzPlanes;
@@ -249,6 +266,8 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       ...(config.identity.publicBaseUrl === undefined ? {} : { publicBaseUrl: config.identity.publicBaseUrl }),
       sessionLifespanMillis: config.identity.sessionLifespanMillis,
       sessionAfterRegistration: config.identity.sessionAfterRegistration,
+      ...(webHookOf(config) === undefined ? {} : { registrationWebHook: webHookOf(config) as WebHookConfig }),
+      log,
       flowLifespanMillis: config.identity.flowLifespanMillis,
       browser: {
         ...(config.identity.loginUiUrl === undefined ? {} : { loginUiUrl: config.identity.loginUiUrl }),

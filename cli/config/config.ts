@@ -74,6 +74,16 @@ export interface GatehouseConfig {
     rateLimitIdentifierAttempts: number;
     rateLimitIpAttempts: number;
     rateLimitWindowMillis: number;
+    /** Kratos's `web_hook` after registration; absent url = none. */
+    registrationWebHook: {
+      url: string | undefined;
+      parse: boolean;
+      canInterrupt: boolean;
+      ignore: boolean;
+      timeoutMillis: number;
+      /** One extra request header, `Name: value` (e.g. an API key the receiver checks). */
+      authHeader: string | undefined;
+    };
     /** SHA-256 hex hashes of the admin plane's API keys; empty = open (Kratos's default). */
     adminApiKeyHashes: string[];
     /** Shortest password accepted (Kratos: 8). */
@@ -150,6 +160,7 @@ export function defaultConfig(): GatehouseConfig {
       rateLimitIdentifierAttempts: 10,
       rateLimitIpAttempts: 100,
       rateLimitWindowMillis: 300_000,
+      registrationWebHook: { url: undefined, parse: false, canInterrupt: false, ignore: false, timeoutMillis: 10_000, authHeader: undefined },
       adminApiKeyHashes: [],
       passwordMinLength: 8,
       argon2MemoryKib: 19_456,
@@ -428,6 +439,44 @@ const KEYS: readonly KeySpec[] = [
     path: "identity.rate_limit.window_millis",
     env: "GATEHOUSE_IDENTITY_RATE_LIMIT_WINDOW_MILLIS",
     apply: (c, raw, source) => (c.identity.rateLimitWindowMillis = asInt(raw, source, 1_000, 86_400_000)),
+  },
+  {
+    path: "identity.registration.web_hook.url",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_WEB_HOOK_URL",
+    apply: (c, raw, source) => {
+      const url = asString(raw, source);
+      if (!/^https?:\/\//.test(url)) throw configError(source, `expected an http:// or https:// URL, got "${url}"`);
+      c.identity.registrationWebHook.url = url;
+    },
+  },
+  {
+    path: "identity.registration.web_hook.parse",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_WEB_HOOK_PARSE",
+    apply: (c, raw, source) => (c.identity.registrationWebHook.parse = asBool(raw, source)),
+  },
+  {
+    path: "identity.registration.web_hook.can_interrupt",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_WEB_HOOK_CAN_INTERRUPT",
+    apply: (c, raw, source) => (c.identity.registrationWebHook.canInterrupt = asBool(raw, source)),
+  },
+  {
+    path: "identity.registration.web_hook.ignore",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_WEB_HOOK_IGNORE",
+    apply: (c, raw, source) => (c.identity.registrationWebHook.ignore = asBool(raw, source)),
+  },
+  {
+    path: "identity.registration.web_hook.timeout_millis",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_WEB_HOOK_TIMEOUT_MILLIS",
+    apply: (c, raw, source) => (c.identity.registrationWebHook.timeoutMillis = asInt(raw, source, 100, 120_000)),
+  },
+  {
+    path: "identity.registration.web_hook.auth_header",
+    env: "GATEHOUSE_IDENTITY_REGISTRATION_WEB_HOOK_AUTH_HEADER",
+    apply: (c, raw, source) => {
+      const text = asString(raw, source);
+      if (!/^[A-Za-z0-9-]+:\s*\S/.test(text)) throw configError(source, "expected `Header-Name: value`");
+      c.identity.registrationWebHook.authHeader = text;
+    },
   },
   {
     path: "redis.url",

@@ -14,6 +14,7 @@ import { BrowserFlows, type BrowserUrlsOptions } from "./flows/browser.js";
 import { LogoutFlows } from "./flows/logout.js";
 import { SelfService } from "./flows/self-service.js";
 import type { SubmissionHook } from "./api/public-routes.js";
+import { RegistrationWebHook, type WebHookConfig } from "./hooks/web-hook.js";
 import { SessionService } from "./sessions.js";
 import type { IdentityStore } from "./store/identity-store.js";
 
@@ -41,6 +42,10 @@ export interface IdentityPlanesOptions {
   readonly beforeSubmit?: SubmissionHook;
   /** Sign in right after registration (Kratos's `session` hook). Default true. */
   readonly sessionAfterRegistration?: boolean;
+  /** Kratos's `web_hook` after registration. */
+  readonly registrationWebHook?: WebHookConfig;
+  /** Operational messages (web hook failures). */
+  readonly log?: (line: string) => void;
   /** SHA-256 hashes of admin API keys; empty = no key needed (Kratos's default). */
   readonly adminApiKeyHashes?: readonly string[];
   readonly shutdownTimeoutMillis?: number;
@@ -92,6 +97,9 @@ export async function startIdentityPlanes(options: IdentityPlanesOptions): Promi
       publicBaseUrl,
       flowLifespanMillis: options.flowLifespanMillis ?? 3_600_000,
       sessionAfterRegistration: options.sessionAfterRegistration ?? true,
+      ...(options.registrationWebHook === undefined
+        ? {}
+        : { registrationWebHook: new RegistrationWebHook(options.registrationWebHook, options.log ?? (() => {})) }),
     });
     const browser = new BrowserFlows(publicBaseUrl, options.browser);
     publicRoutes = createPublicRoutes({

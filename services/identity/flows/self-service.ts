@@ -11,6 +11,7 @@ import type { Credential, FlowKind, Identity, IdentityWithCredentials, Session, 
 import type { SessionService } from "../sessions.js";
 import type { IdentityStore } from "../store/identity-store.js";
 import { KratosHttpError } from "../api/http-io.js";
+import type { RegistrationWebHook } from "../hooks/web-hook.js";
 import { flowJson, inputNode, label, type FlowState, type UiNodeJson, type UiTextJson } from "./flow-ui.js";
 
 /** Kratos's message for a wrong identifier or password (the same for both: no account enumeration). */
@@ -44,6 +45,8 @@ export interface SelfServiceOptions {
   readonly flowLifespanMillis: number;
   /** The `session` hook after registration: sign the new identity in right away. */
   readonly sessionAfterRegistration: boolean;
+  /** Kratos's `web_hook` after registration (pre- or post-persist, see `hooks/web-hook.ts`). */
+  readonly registrationWebHook?: RegistrationWebHook;
 }
 
 /** The outcome of a submission. */
@@ -201,7 +204,7 @@ export class SelfService {
 
     const now = new Date();
     const addresses = this.options.schemas.addresses(schemaId, traits);
-    const identity: Identity = {
+    let identity: Identity = {
       id: randomUUID(),
       schemaId,
       traits,
@@ -224,9 +227,39 @@ export class SelfService {
       createdAt: now,
       updatedAt: now,
     };
+    const hook = this.options.registrationWebHook;
+    const transientPayload = body["transient_payload"];
+    let finalIdentifiers = identifiers;
+    if (hook?.prePersist === true) {
+      const outcome = await hook.beforePersist(flow, identity, req, transientPayload);
+      if (outcome.kind === "interrupt") return this.invalid(flow, { values, fieldMessages: outcome.fieldMessages, messages: outcome.messages });
+      if (outcome.identity.traits !== identity.traits) {
+        // The hook rewrote the traits: they must still satisfy the schema, and identifiers follow them.
+        const errors = this.options.schemas.validateTraits(schemaId, outcome.identity.traits);
+        if (errors.length > 0) {
+          return this.invalid(flow, { values, messages: errors.map((e) => ({ ...e.message, text: `${e.field}: ${e.message.text}` })) });
+        }
+        finalIdentifiers = this.options.schemas.passwordIdentifiers(schemaId, outcome.identity.traits);
+        const rewritten = this.options.schemas.addresses(schemaId, outcome.identity.traits);
+        identity = {
+          ...outcome.identity,
+          verifiableAddresses: rewritten.verifiable.map((a) => ({
+            id: randomUUID(),
+            value: a.value,
+            via: a.via,
+            verified: false,
+            status: "pending",
+            verifiedAt: undefined,
+            createdAt: now,
+            updatedAt: now,
+          })),
+          recoveryAddresses: rewritten.recovery.map((a) => ({ id: randomUUID(), value: a.value, via: a.via, createdAt: now, updatedAt: now })),
+        };
+      } else identity = outcome.identity;
+    }
     const credential: Credential = {
       type: "password",
-      identifiers,
+      identifiers: finalIdentifiers,
       config: { hashed_password: await this.options.hasher.hash(password as string) },
       version: 0,
       createdAt: now,
@@ -243,6 +276,7 @@ export class SelfService {
     }
     // A flow is used once; deleting it by expiring it keeps a replayed submission from creating anything.
     await this.options.store.saveFlow({ ...flow, expiresAt: new Date(0) });
+    if (hook !== undefined && !hook.prePersist) await hook.afterPersist(flow, identity, req, transientPayload);
     const session = this.options.sessionAfterRegistration ? await this.options.sessions.issue(identity.id, "password", "aal1", req) : undefined;
     return { kind: "registered", entry, ...(session === undefined ? {} : { session }) };
   }
