@@ -1,11 +1,13 @@
 /**
  * `gatehouse serve`: opens the store named by the DSN (the embedded PGlite store by default), loads the
  * schema file when one is configured, and serves the authorization planes until SIGINT/SIGTERM, then shuts
- * down gracefully (in-flight requests finish, then the store closes).
+ * down gracefully (in-flight requests finish, then the store closes). With `redis.url`, the identity
+ * service keeps its flows in Redis and tells the other nodes about revoked sessions through it.
  */
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parseArgs } from "node:util";
+import type { Redis } from "ioredis";
 import { GatehouseError } from "../../common/errors.js";
 import { openPermissionEngine, type PermissionEngine } from "../../engine/permission-engine.js";
 import type { SchemaLanguage } from "../../engine/schema/ir.js";
@@ -22,7 +24,10 @@ import {
   type TupleStore,
 } from "../../engine/store/index.js";
 import { startIdentityPlanes, type IdentityPlanes } from "../../services/identity/identity-service.js";
-import { createIdentityDeps } from "../../services/identity/setup.js";
+import { loadIdentityDeps } from "../../services/identity/setup.js";
+import { describeRedis, openIdentityRedis } from "../../services/identity/redis-client.js";
+import { createRedisSessionRevocations, type SessionRevocationChannel } from "../../services/identity/session-revocations.js";
+import { withRedisFlows } from "../../services/identity/store/redis-flows.js";
 import type { WebHookConfig } from "../../services/identity/hooks/web-hook.js";
 import { rateLimitSubmissions } from "../../services/identity/rate-limit/submit-hook.js";
 import { createSubmitRateLimiter, type SubmitRateLimiter } from "../../services/identity/rate-limit/submit-limits.js";
@@ -49,11 +54,19 @@ export interface Stores {
   close(): Promise<void>;
 }
 
+/** Options of `openStores`. */
+export interface OpenStoresOptions {
+  /** Keep the identity service's flows in Redis (`withRedisFlows`) instead of the DSN's store. */
+  readonly flowsInRedis?: { readonly redis: Redis | string; readonly keyPrefix: string };
+}
+
 /** Opens the stores a DSN names; the SQL ones share one connection pool (PGlite allows one opener). */
-export async function openStores(dsn: Dsn): Promise<Stores> {
+export async function openStores(dsn: Dsn, options: OpenStoresOptions = {}): Promise<Stores> {
+  const flows = options.flowsInRedis;
+  const withFlows = (store: IdentityStore): IdentityStore => (flows === undefined ? store : withRedisFlows(store, flows));
   if (dsn.kind === "memory") {
     const tuples = createMemoryStore();
-    const identities = createMemoryIdentityStore();
+    const identities = withFlows(createMemoryIdentityStore());
     return { tuples, identities, close: async () => void (await Promise.all([tuples.close(), identities.close()])) };
   }
   const executor: SqlExecutor =
@@ -64,7 +77,7 @@ export async function openStores(dsn: Dsn): Promise<Stores> {
       closeExecutor: false,
       ...(dsn.kind === "postgres" ? { notifyChannel: CHANGELOG_CHANNEL } : {}),
     });
-    const identities = await createSqlIdentityStore({ executor, closeExecutor: false });
+    const identities = withFlows(await createSqlIdentityStore({ executor, closeExecutor: false }));
     return {
       tuples,
       identities,
@@ -191,7 +204,30 @@ export interface RunningServer {
 
 /** Starts everything the configuration describes. */
 export async function startServer(config: GatehouseConfig, log: (line: string) => void): Promise<RunningServer> {
-  const stores = await openStores(config.dsn);
+  // With Redis: the identity flows live there, and session revocations reach the other nodes through it.
+  const redisUrl = config.redis.url;
+  const identityRedis = redisUrl === undefined ? undefined : openIdentityRedis(redisUrl);
+  const identityPrefix = `${config.redis.keyPrefix}identity:`;
+  let stores: Stores;
+  try {
+    stores = await openStores(config.dsn, identityRedis === undefined ? {} : { flowsInRedis: { redis: identityRedis, keyPrefix: identityPrefix } });
+  } catch (err) {
+    identityRedis?.disconnect();
+    throw err;
+  }
+  const revocations: SessionRevocationChannel | undefined =
+    redisUrl === undefined
+      ? undefined
+      : createRedisSessionRevocations({
+          url: redisUrl,
+          ...(identityRedis === undefined ? {} : { publisher: identityRedis }),
+          channel: `${identityPrefix}session-revoked`,
+          onError: (err) => log(`identity: ${err.message} (other nodes drop revoked sessions when their cache entries expire)`),
+        });
+  const closeIdentityRedis = async (): Promise<void> => {
+    await revocations?.close();
+    identityRedis?.disconnect();
+  };
   const store = stores.tuples;
   let tailer: ChangelogTailer | undefined;
   let stopCollector = (): void => {};
@@ -241,8 +277,9 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       // How far this node's snapshot trails the store; read on each scrape of /metrics.
       revisionLag: async () => Math.max(0, (await store.headRevision()) - engine.revision),
     }));
-    const identityDeps = createIdentityDeps({
+    const identityDeps = await loadIdentityDeps({
       ...(config.identity.schemaLocation === undefined ? {} : { schemaLocation: config.identity.schemaLocation }),
+      ...(config.identity.passwordBreachedList === undefined ? {} : { breachedListPath: config.identity.passwordBreachedList }),
       argon2: {
         memoryKiB: config.identity.argon2MemoryKib,
         iterations: config.identity.argon2Iterations,
@@ -265,6 +302,8 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       admin: config.serve.identityAdmin,
       ...(config.identity.publicBaseUrl === undefined ? {} : { publicBaseUrl: config.identity.publicBaseUrl }),
       sessionLifespanMillis: config.identity.sessionLifespanMillis,
+      sessionCacheTtlMillis: config.identity.sessionCacheTtlMillis,
+      ...(revocations === undefined ? {} : { sessionRevocations: revocations }),
       sessionAfterRegistration: config.identity.sessionAfterRegistration,
       ...(webHookOf(config) === undefined ? {} : { registrationWebHook: webHookOf(config) as WebHookConfig }),
       log,
@@ -287,6 +326,10 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     log(`opl plane listening on ${config.serve.opl.host}:${planes.ports.opl}`);
     log(`identity public plane listening on ${config.serve.identityPublic.host}:${identityPlanes.ports.public} (${identityPlanes.publicBaseUrl})`);
     log(`identity admin plane listening on ${config.serve.identityAdmin.host}:${identityPlanes.ports.admin}${config.identity.adminApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
+    if (identityDeps.breachedPasswords !== undefined) {
+      log(`identity: refusing the ${identityDeps.breachedPasswords} breached passwords listed in ${config.identity.passwordBreachedList ?? ""}`);
+    }
+    if (identityRedis !== undefined) log(`identity: flows and session revocations in Redis at ${describeRedis(identityRedis)} (${identityPrefix}*)`);
     return {
       planes,
       engine,
@@ -298,6 +341,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
         await stopLimiters();
         await engine.close();
         await stores.close();
+        await closeIdentityRedis();
       },
     };
   } catch (err) {
@@ -309,6 +353,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     await tailer?.stop();
     await openedEngine?.close();
     await stores.close();
+    await closeIdentityRedis();
     throw err;
   }
 }

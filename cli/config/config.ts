@@ -57,6 +57,8 @@ export interface GatehouseConfig {
     schemaLocation: string | undefined;
     /** How long a session lasts (Kratos: 24 h). */
     sessionLifespanMillis: number;
+    /** How long a whoami answer is reused from memory (revocations evict at once); 0 = no cache. */
+    sessionCacheTtlMillis: number;
     /** Sign the identity in right after registration (Kratos's `session` hook). */
     sessionAfterRegistration: boolean;
     /** How long a login or registration flow can be submitted (Kratos: 1 h). */
@@ -88,6 +90,8 @@ export interface GatehouseConfig {
     adminApiKeyHashes: string[];
     /** Shortest password accepted (Kratos: 8). */
     passwordMinLength: number;
+    /** A file of breached passwords (plain or SHA-1 hex, optionally `:count`, one a line) refused with 4000034; absent = none. */
+    passwordBreachedList: string | undefined;
     /** argon2id cost: memory in KiB, iterations, lanes (OWASP's minimum by default). */
     argon2MemoryKib: number;
     argon2Iterations: number;
@@ -150,6 +154,7 @@ export function defaultConfig(): GatehouseConfig {
       publicBaseUrl: undefined,
       schemaLocation: undefined,
       sessionLifespanMillis: 24 * 3_600_000,
+      sessionCacheTtlMillis: 5_000,
       sessionAfterRegistration: true,
       flowLifespanMillis: 3_600_000,
       loginUiUrl: undefined,
@@ -163,6 +168,7 @@ export function defaultConfig(): GatehouseConfig {
       registrationWebHook: { url: undefined, parse: false, canInterrupt: false, ignore: false, timeoutMillis: 10_000, authHeader: undefined },
       adminApiKeyHashes: [],
       passwordMinLength: 8,
+      passwordBreachedList: undefined,
       argon2MemoryKib: 19_456,
       argon2Iterations: 2,
       argon2Parallelism: 1,
@@ -366,6 +372,11 @@ const KEYS: readonly KeySpec[] = [
     apply: (c, raw, source) => (c.identity.sessionLifespanMillis = asInt(raw, source, 60_000, 365 * 86_400_000)),
   },
   {
+    path: "identity.session.cache_ttl_millis",
+    env: "GATEHOUSE_IDENTITY_SESSION_CACHE_TTL_MILLIS",
+    apply: (c, raw, source) => (c.identity.sessionCacheTtlMillis = asInt(raw, source, 0, 3_600_000)),
+  },
+  {
     path: "identity.registration.session_after",
     env: "GATEHOUSE_IDENTITY_REGISTRATION_SESSION_AFTER",
     apply: (c, raw, source) => (c.identity.sessionAfterRegistration = asBool(raw, source)),
@@ -409,6 +420,14 @@ const KEYS: readonly KeySpec[] = [
     path: "identity.password.min_length",
     env: "GATEHOUSE_IDENTITY_PASSWORD_MIN_LENGTH",
     apply: (c, raw, source) => (c.identity.passwordMinLength = asInt(raw, source, 6, 72)),
+  },
+  {
+    path: "identity.password.breached_list",
+    env: "GATEHOUSE_IDENTITY_PASSWORD_BREACHED_LIST",
+    apply: (c, raw, source) => {
+      const path = asString(raw, source).trim().replace(/^file:\/\//, "");
+      c.identity.passwordBreachedList = path === "" ? undefined : path;
+    },
   },
   {
     path: "identity.password.argon2.memory_kib",

@@ -15,6 +15,7 @@ import { LogoutFlows } from "./flows/logout.js";
 import { SelfService } from "./flows/self-service.js";
 import type { SubmissionHook } from "./api/public-routes.js";
 import { RegistrationWebHook, type WebHookConfig } from "./hooks/web-hook.js";
+import type { SessionRevocationChannel } from "./session-revocations.js";
 import { SessionService } from "./sessions.js";
 import type { IdentityStore } from "./store/identity-store.js";
 
@@ -30,6 +31,10 @@ export interface IdentityPlanesOptions {
   readonly publicBaseUrl?: string;
   /** Session lifespan (Kratos: 24 h). */
   readonly sessionLifespanMillis?: number;
+  /** How long a whoami answer is reused (default 5 s; 0 = no cache). */
+  readonly sessionCacheTtlMillis?: number;
+  /** Carries session revocations between nodes, so their whoami caches forget at once. */
+  readonly sessionRevocations?: SessionRevocationChannel;
   /** Flow lifespan (Kratos: 1 h). */
   readonly flowLifespanMillis?: number;
   /**
@@ -87,7 +92,10 @@ export async function startIdentityPlanes(options: IdentityPlanesOptions): Promi
     started.push(adminPlane);
     const host = options.public.host === "0.0.0.0" || options.public.host === "::" ? "127.0.0.1" : options.public.host;
     const publicBaseUrl = (options.publicBaseUrl ?? `http://${host}:${publicPort}`).replace(/\/+$/, "");
-    const sessions = new SessionService(options.store, options.sessionLifespanMillis ?? 24 * 3_600_000);
+    const sessions = new SessionService(options.store, options.sessionLifespanMillis ?? 24 * 3_600_000, {
+      ...(options.sessionCacheTtlMillis === undefined ? {} : { cacheTtlMillis: options.sessionCacheTtlMillis }),
+      ...(options.sessionRevocations === undefined ? {} : { revocations: options.sessionRevocations }),
+    });
     const flows = new SelfService({
       store: options.store,
       schemas: options.schemas,
@@ -131,6 +139,7 @@ export async function startIdentityPlanes(options: IdentityPlanesOptions): Promi
       async close() {
         clearInterval(sweeper);
         await Promise.all(started.map((s) => s.close()));
+        sessions.close();
       },
     };
   } catch (err) {

@@ -1,12 +1,13 @@
 /**
  * Builds the identity service's dependencies from configuration: the identity schema registry, the
- * argon2id hasher and the password policy, adapted to the narrow interfaces the flows use (`deps.ts`).
+ * argon2id hasher and the password policy (with the offline breached-password list when one is configured),
+ * adapted to the narrow interfaces the flows use (`deps.ts`).
  */
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError } from "../../common/errors.js";
 import type { PasswordHasher, PasswordPolicy, TraitSchemas } from "./deps.js";
 import type { UiNodeJson, UiTextJson } from "./flows/flow-ui.js";
-import { checkPassword, createPasswordHasher, type PasswordPolicyOptions } from "./password/index.js";
+import { checkPassword, createPasswordHasher, loadBreachedPasswordList, type PasswordPolicyOptions } from "./password/index.js";
 import { createIdentitySchemaRegistry, type IdentitySchemaRegistry } from "./schema/index.js";
 
 /** Adapts the schema registry to `TraitSchemas`. */
@@ -62,4 +63,33 @@ export function createIdentityDeps(options: IdentityDepsOptions = {}): { schemas
       await hasher.warmUp();
     },
   };
+}
+
+/** Options of `loadIdentityDeps`. */
+export interface LoadIdentityDepsOptions extends IdentityDepsOptions {
+  /**
+   * A breached-password list file (`identity.password.breached_list`): one entry a line, a plain password or
+   * its SHA-1 hex (optionally `:count`, as HaveIBeenPwned downloads have it). Passwords on it are refused with
+   * 4000034. Read once, at start; no network calls are ever made.
+   */
+  readonly breachedListPath?: string;
+}
+
+/** `createIdentityDeps`, after reading the breached-password list when one is configured. */
+export async function loadIdentityDeps(
+  options: LoadIdentityDepsOptions = {},
+): Promise<ReturnType<typeof createIdentityDeps> & { breachedPasswords: number | undefined }> {
+  const { breachedListPath, ...rest } = options;
+  if (breachedListPath === undefined) return { ...createIdentityDeps(rest), breachedPasswords: undefined };
+  let list: Awaited<ReturnType<typeof loadBreachedPasswordList>>;
+  try {
+    list = await loadBreachedPasswordList(breachedListPath);
+  } catch (err) {
+    const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+    throw new InvalidArgumentError(`identity.password.breached_list: cannot read ${breachedListPath}: ${reason}`, {
+      details: { field: "identity.password.breached_list" },
+      cause: err,
+    });
+  }
+  return { ...createIdentityDeps({ ...rest, policy: { ...rest.policy, breachedPasswords: list } }), breachedPasswords: list.size };
 }

@@ -384,6 +384,8 @@ export function createAdminRoutes(options: AdminRoutesOptions): (req: IncomingMe
       const page = await store.listSessions({ identityId: identity.id, active: true, pageSize: 1000 });
       for (const s of page.items) await store.updateSession(s.id, { active: false });
     }
+    // Cached whoami answers carry the identity (traits, state): every change drops them.
+    await sessions.forgetIdentity(identity.id);
     return (await store.getIdentity(identity.id)) ?? entry;
   }
 
@@ -649,6 +651,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): (req: IncomingMe
       async (_req, res, _url, match) => {
         const id = decodeURIComponent(match[1] ?? "");
         if (!(await store.deleteIdentity(id))) throw notFound(`no identity with id "${id}"`);
+        await sessions.forgetIdentity(id);
         sendNoContent(res);
       },
     ],
@@ -677,6 +680,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): (req: IncomingMe
         const id = decodeURIComponent(match[1] ?? "");
         await existing(id);
         await store.deleteSessionsOfIdentity(id);
+        await sessions.forgetIdentity(id);
         sendNoContent(res);
       },
     ],
@@ -718,7 +722,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): (req: IncomingMe
       async (_req, res, _url, match) => {
         const id = decodeURIComponent(match[1] ?? "");
         // Kratos "disables" (active = false) and keeps the record.
-        if (!(await store.updateSession(id, { active: false }))) throw notFound(`no session with id "${id}"`);
+        if (!(await sessions.revokeSessionById(id))) throw notFound(`no session with id "${id}"`);
         sendNoContent(res);
       },
     ],

@@ -277,6 +277,8 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
           token = page.nextPageToken;
           if (token === undefined) break;
         }
+        // One message for all of them (the caller's own entry goes too; it is simply read again).
+        if (count > 0) await sessions.forgetIdentity(current.entry.identity.id);
         sendJson(res, 200, { count });
       },
     ],
@@ -294,7 +296,7 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
         if (target === undefined || target.identityId !== current.entry.identity.id) {
           throw new KratosHttpError(404, undefined, "Unable to locate the resource");
         }
-        await store.updateSession(id, { active: false });
+        await sessions.revokeSessionById(id);
         sendNoContent(res);
       },
     ],

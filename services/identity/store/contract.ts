@@ -17,6 +17,16 @@ import type {
 } from "../model.js";
 import type { IdentityStore, ListIdentitiesOptions, ListSessionsOptions } from "./identity-store.js";
 
+/** How a store differs where the contract allows it. */
+export interface IdentityStoreContractOptions {
+  /**
+   * Who removes expired flows: `sweep` (default), `deleteExpiredFlows` deletes them and says how many; `ttl`,
+   * the backend expires them itself some time after they expire (Redis), so `deleteExpiredFlows` deletes
+   * nothing and answers 0, and a just-expired flow is still found (to answer 410 with a fresh flow).
+   */
+  readonly expiredFlows?: "sweep" | "ttl";
+}
+
 /** Registers the contract tests for one store implementation. */
 export function describeIdentityStoreContract(
   name: string,
@@ -24,6 +34,7 @@ export function describeIdentityStoreContract(
   open: () => Promise<IdentityStore>,
   /** Disposes of a store after each test; default `store.close()`. */
   close: (store: IdentityStore) => Promise<void> = (store) => store.close(),
+  options: IdentityStoreContractOptions = {},
 ): void {
   describe(`IdentityStore contract: ${name}`, () => {
     let store: IdentityStore;
@@ -766,7 +777,7 @@ export function describeIdentityStoreContract(
         expect(await store.getFlow(fid(1))).toStrictEqual(next);
       });
 
-      it("deletes the flows that expired strictly before the given time", async () => {
+      it.runIf((options.expiredFlows ?? "sweep") === "sweep")("deletes the flows that expired strictly before the given time", async () => {
         await store.saveFlow(flow(fid(1), { expiresAt: minutes(-1) }));
         await store.saveFlow(flow(fid(2), { expiresAt: minutes(0) }));
         await store.saveFlow(flow(fid(3), { expiresAt: minutes(1) }));
@@ -778,6 +789,17 @@ export function describeIdentityStoreContract(
         expect(await store.getFlow(fid(3))).toBeDefined();
         expect(await store.deleteExpiredFlows(minutes(0))).toBe(0);
         expect(await store.deleteExpiredFlows(minutes(60))).toBe(2);
+      });
+
+      it.runIf(options.expiredFlows === "ttl")("leaves expired flows to the backend's expiry: still found just after, deleteExpiredFlows is 0", async () => {
+        const expired = flow(fid(1), { expiresAt: new Date(Date.now() - 1_000) });
+        const used = flow(fid(2), { expiresAt: new Date(0) });
+        const fresh = flow(fid(3), { expiresAt: new Date(Date.now() + 60_000) });
+        for (const f of [expired, used, fresh]) await store.saveFlow(f);
+        expect(await store.deleteExpiredFlows(new Date(Date.now() + 3_600_000))).toBe(0);
+        expect(await store.getFlow(fid(1))).toStrictEqual(expired);
+        expect(await store.getFlow(fid(2))).toStrictEqual(used);
+        expect(await store.getFlow(fid(3))).toStrictEqual(fresh);
       });
     });
 
