@@ -279,6 +279,8 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     }));
     const identityDeps = await loadIdentityDeps({
       ...(config.identity.schemaLocation === undefined ? {} : { schemaLocation: config.identity.schemaLocation }),
+      schemas: config.identity.schemas,
+      defaultSchemaId: config.identity.defaultSchemaId,
       ...(config.identity.passwordBreachedList === undefined ? {} : { breachedListPath: config.identity.passwordBreachedList }),
       argon2: {
         memoryKiB: config.identity.argon2MemoryKib,

@@ -55,6 +55,10 @@ export interface GatehouseConfig {
     publicBaseUrl: string | undefined;
     /** A JSON Schema file used as the default identity schema; absent = the built-in email + name schema. */
     schemaLocation: string | undefined;
+    /** More identity schemas: id and JSON Schema file. */
+    schemas: { id: string; path: string }[];
+    /** The schema of identities whose flow names none. */
+    defaultSchemaId: string;
     /** How long a session lasts (Kratos: 24 h). */
     sessionLifespanMillis: number;
     /** How long a whoami answer is reused from memory (revocations evict at once); 0 = no cache. */
@@ -153,6 +157,8 @@ export function defaultConfig(): GatehouseConfig {
     identity: {
       publicBaseUrl: undefined,
       schemaLocation: undefined,
+      schemas: [],
+      defaultSchemaId: "default",
       sessionLifespanMillis: 24 * 3_600_000,
       sessionCacheTtlMillis: 5_000,
       sessionAfterRegistration: true,
@@ -365,6 +371,34 @@ const KEYS: readonly KeySpec[] = [
     path: "identity.schema_location",
     env: "GATEHOUSE_IDENTITY_SCHEMA_LOCATION",
     apply: (c, raw, source) => (c.identity.schemaLocation = asString(raw, source).replace(/^file:\/\//, "")),
+  },
+  {
+    path: "identity.schemas",
+    env: "GATEHOUSE_IDENTITY_SCHEMAS",
+    apply: (c, raw, source) => {
+      // A list of `id=path` strings (comma-separated in the environment) or of {id, path} objects.
+      const list = typeof raw === "string" ? raw.split(",").map((x) => x.trim()).filter((x) => x !== "") : raw;
+      if (!Array.isArray(list)) throw configError(source, "expected a list of `id=path` entries");
+      c.identity.schemas = list.map((entry, i) => {
+        const pair =
+          typeof entry === "string"
+            ? entry.includes("=")
+              ? { id: entry.slice(0, entry.indexOf("=")), path: entry.slice(entry.indexOf("=") + 1) }
+              : undefined
+            : entry !== null && typeof entry === "object"
+              ? { id: (entry as Record<string, unknown>)["id"], path: (entry as Record<string, unknown>)["path"] }
+              : undefined;
+        if (pair === undefined || typeof pair.id !== "string" || !/^[A-Za-z0-9_.-]+$/.test(pair.id) || typeof pair.path !== "string" || pair.path === "") {
+          throw configError(`${source}[${i}]`, "expected `id=path` (id: letters, digits, . _ -) or {id, path}");
+        }
+        return { id: pair.id, path: pair.path.replace(/^file:\/\//, "") };
+      });
+    },
+  },
+  {
+    path: "identity.default_schema_id",
+    env: "GATEHOUSE_IDENTITY_DEFAULT_SCHEMA_ID",
+    apply: (c, raw, source) => (c.identity.defaultSchemaId = asString(raw, source)),
   },
   {
     path: "identity.session.lifespan_millis",

@@ -8,7 +8,7 @@ import { InvalidArgumentError } from "../../common/errors.js";
 import type { PasswordHasher, PasswordPolicy, TraitSchemas } from "./deps.js";
 import type { UiNodeJson, UiTextJson } from "./flows/flow-ui.js";
 import { checkPassword, createPasswordHasher, loadBreachedPasswordList, type PasswordPolicyOptions } from "./password/index.js";
-import { createIdentitySchemaRegistry, type IdentitySchemaRegistry } from "./schema/index.js";
+import { createIdentitySchemaRegistry, DEFAULT_SCHEMA_ID, defaultIdentitySchema, type IdentitySchemaRegistry } from "./schema/index.js";
 
 /** Adapts the schema registry to `TraitSchemas`. */
 export function traitSchemasOf(registry: IdentitySchemaRegistry): TraitSchemas {
@@ -31,25 +31,36 @@ export function traitSchemasOf(registry: IdentitySchemaRegistry): TraitSchemas {
 export interface IdentityDepsOptions {
   /** A JSON Schema file used as the default schema (id `default`); absent = the built-in one. */
   readonly schemaLocation?: string;
+  /** More identity schemas by id (JSON Schema files); the built-in one stays available as `default` unless replaced. */
+  readonly schemas?: readonly { readonly id: string; readonly path: string }[];
+  /** The schema new identities get when a flow names none; default `default`. */
+  readonly defaultSchemaId?: string;
   readonly argon2?: { memoryKiB: number; iterations: number; parallelism: number };
   readonly policy?: PasswordPolicyOptions;
 }
 
 /** The schemas, the hasher and the policy. */
 export function createIdentityDeps(options: IdentityDepsOptions = {}): { schemas: TraitSchemas; hasher: PasswordHasher; policy: PasswordPolicy; warmUp(): Promise<void> } {
-  let registry: IdentitySchemaRegistry;
-  if (options.schemaLocation === undefined) registry = createIdentitySchemaRegistry();
-  else {
-    let schema: unknown;
+  const read = (path: string, field: string): unknown => {
     try {
-      schema = JSON.parse(readFileSync(options.schemaLocation, "utf8")) as unknown;
+      return JSON.parse(readFileSync(path, "utf8")) as unknown;
     } catch (err) {
-      throw new InvalidArgumentError(`identity.schema_location: cannot read ${options.schemaLocation}: ${err instanceof Error ? err.message : String(err)}`, {
-        details: { field: "identity.schema_location" },
-      });
+      throw new InvalidArgumentError(`${field}: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`, { details: { field } });
     }
-    registry = createIdentitySchemaRegistry({ schemas: [{ id: "default", schema }], defaultSchemaId: "default" });
+  };
+  const configured = new Map<string, unknown>([[DEFAULT_SCHEMA_ID, defaultIdentitySchema]]);
+  if (options.schemaLocation !== undefined) configured.set(DEFAULT_SCHEMA_ID, read(options.schemaLocation, "identity.schema_location"));
+  for (const { id, path } of options.schemas ?? []) configured.set(id, read(path, `identity.schemas (${id})`));
+  const defaultSchemaId = options.defaultSchemaId ?? DEFAULT_SCHEMA_ID;
+  if (!configured.has(defaultSchemaId)) {
+    throw new InvalidArgumentError(`identity.default_schema_id: no identity schema "${defaultSchemaId}" is configured`, {
+      details: { field: "identity.default_schema_id" },
+    });
   }
+  const registry: IdentitySchemaRegistry = createIdentitySchemaRegistry({
+    schemas: [...configured].map(([id, schema]) => ({ id, schema })),
+    defaultSchemaId,
+  });
   const hasher = createPasswordHasher(options.argon2 === undefined ? {} : { argon2: options.argon2 });
   return {
     schemas: traitSchemasOf(registry),
