@@ -160,7 +160,11 @@ function rowKey(row: SqlRow): TupleKey {
   ];
 }
 
-async function secretOf(executor: SqlExecutor): Promise<string> {
+/**
+ * The page-token secret every store on this database shares (kept in `gatehouse_settings`), so every
+ * instance accepts the others' tokens and a token from another database is refused.
+ */
+export async function databasePaginationSecret(executor: SqlExecutor): Promise<string> {
   // Insert-if-absent then read back: concurrent first starts agree on whichever insert won.
   await executor.query(
     `INSERT INTO gatehouse_settings (name, value) VALUES ('pagination_secret', $1) ON CONFLICT (name) DO NOTHING`,
@@ -177,7 +181,7 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
   try {
     if (options.migrate === false) await assertMigrated(executor);
     else await migrate(executor);
-    codec = createPageTokenCodec({ secret: options.paginationSecret ?? (await secretOf(executor)) });
+    codec = createPageTokenCodec({ secret: options.paginationSecret ?? (await databasePaginationSecret(executor)) });
   } catch (err) {
     // A store that failed to start is never returned, so nobody else would close what it owns.
     if (options.closeExecutor !== false) await executor.close();

@@ -60,6 +60,26 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
+/** Fresh (unverified) address records for the addresses a schema found in the traits. */
+function newAddresses(
+  found: ReturnType<TraitSchemas["addresses"]>,
+  now: Date,
+): Pick<Identity, "verifiableAddresses" | "recoveryAddresses"> {
+  return {
+    verifiableAddresses: found.verifiable.map((a) => ({
+      id: randomUUID(),
+      value: a.value,
+      via: a.via,
+      verified: false,
+      status: "pending",
+      verifiedAt: undefined,
+      createdAt: now,
+      updatedAt: now,
+    })),
+    recoveryAddresses: found.recovery.map((a) => ({ id: randomUUID(), value: a.value, via: a.via, createdAt: now, updatedAt: now })),
+  };
+}
+
 /** The self-service login and registration flows. */
 export class SelfService {
   constructor(private readonly options: SelfServiceOptions) {}
@@ -213,17 +233,7 @@ export class SelfService {
       metadataPublic: null,
       metadataAdmin: null,
       externalId: undefined,
-      verifiableAddresses: addresses.verifiable.map((a) => ({
-        id: randomUUID(),
-        value: a.value,
-        via: a.via,
-        verified: false,
-        status: "pending",
-        verifiedAt: undefined,
-        createdAt: now,
-        updatedAt: now,
-      })),
-      recoveryAddresses: addresses.recovery.map((a) => ({ id: randomUUID(), value: a.value, via: a.via, createdAt: now, updatedAt: now })),
+      ...newAddresses(addresses, now),
       createdAt: now,
       updatedAt: now,
     };
@@ -241,20 +251,7 @@ export class SelfService {
         }
         finalIdentifiers = this.options.schemas.passwordIdentifiers(schemaId, outcome.identity.traits);
         const rewritten = this.options.schemas.addresses(schemaId, outcome.identity.traits);
-        identity = {
-          ...outcome.identity,
-          verifiableAddresses: rewritten.verifiable.map((a) => ({
-            id: randomUUID(),
-            value: a.value,
-            via: a.via,
-            verified: false,
-            status: "pending",
-            verifiedAt: undefined,
-            createdAt: now,
-            updatedAt: now,
-          })),
-          recoveryAddresses: rewritten.recovery.map((a) => ({ id: randomUUID(), value: a.value, via: a.via, createdAt: now, updatedAt: now })),
-        };
+        identity = { ...outcome.identity, ...newAddresses(rewritten, now) };
       } else identity = outcome.identity;
     }
     const credential: Credential = {

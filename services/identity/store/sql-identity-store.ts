@@ -14,7 +14,7 @@
 import { ConflictError, NotFoundError, UnavailableError } from "../../../common/errors.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "../../../engine/store/sql-executor.js";
 import { sqlStateOf } from "../../../engine/store/sql-executor.js";
-import { generatePaginationSecret } from "../../../engine/store/page-token.js";
+import { databasePaginationSecret } from "../../../engine/store/sql-store.js";
 import { assertMigrated, migrate } from "../../../engine/store/sql-migrations.js";
 import type { Credential, CredentialType, IdentityWithCredentials, Page, Session, StoredFlow } from "../model.js";
 import type { CredentialRecord, IdentityFilter, IdentityRecord, SessionFilter } from "./codec.js";
@@ -153,16 +153,6 @@ function flowOfRow(row: SqlRow): StoredFlow {
   });
 }
 
-async function secretOf(executor: SqlExecutor): Promise<string> {
-  // The same row the tuple store uses: insert-if-absent then read back, so concurrent first starts agree.
-  await executor.query(
-    `INSERT INTO gatehouse_settings (name, value) VALUES ('pagination_secret', $1) ON CONFLICT (name) DO NOTHING`,
-    [generatePaginationSecret()],
-  );
-  const result = await executor.query(`SELECT value FROM gatehouse_settings WHERE name = 'pagination_secret'`);
-  return String(result.rows[0]?.["value"]);
-}
-
 /** Opens an identity store on an SQL database, migrating it first unless `migrate: false`. */
 export async function createSqlIdentityStore(options: SqlIdentityStoreOptions): Promise<IdentityStore> {
   const { executor } = options;
@@ -170,7 +160,7 @@ export async function createSqlIdentityStore(options: SqlIdentityStoreOptions): 
   try {
     if (options.migrate === false) await assertMigrated(executor);
     else await migrate(executor);
-    codec = createKeysetTokenCodec(options.paginationSecret ?? (await secretOf(executor)));
+    codec = createKeysetTokenCodec(options.paginationSecret ?? (await databasePaginationSecret(executor)));
   } catch (err) {
     // A store that failed to start is never returned, so nobody else would close what it owns.
     if (options.closeExecutor !== false) await executor.close();
