@@ -295,7 +295,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       await Promise.all(Object.values(limiters ?? {}).map((l) => l.close()));
     };
     identity = await startIdentityPlanes({
-      ...(limiters === undefined ? {} : { beforeSubmit: rateLimitSubmissions(limiters) }),
+      ...(limiters === undefined ? {} : { beforeSubmit: rateLimitSubmissions(limiters, config.identity.trustedProxyHops) }),
       store: stores.identities,
       schemas: identityDeps.schemas,
       hasher: identityDeps.hasher,

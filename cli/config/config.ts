@@ -80,6 +80,8 @@ export interface GatehouseConfig {
     rateLimitIdentifierAttempts: number;
     rateLimitIpAttempts: number;
     rateLimitWindowMillis: number;
+    /** Proxies in front that append the client to `X-Forwarded-For` (0: use the socket's address). */
+    trustedProxyHops: number;
     /** Kratos's `web_hook` after registration; absent url = none. */
     registrationWebHook: {
       url: string | undefined;
@@ -171,6 +173,7 @@ export function defaultConfig(): GatehouseConfig {
       rateLimitIdentifierAttempts: 10,
       rateLimitIpAttempts: 100,
       rateLimitWindowMillis: 300_000,
+      trustedProxyHops: 0,
       registrationWebHook: { url: undefined, parse: false, canInterrupt: false, ignore: false, timeoutMillis: 10_000, authHeader: undefined },
       adminApiKeyHashes: [],
       passwordMinLength: 8,
@@ -487,6 +490,11 @@ const KEYS: readonly KeySpec[] = [
     path: "identity.rate_limit.ip_attempts",
     env: "GATEHOUSE_IDENTITY_RATE_LIMIT_IP_ATTEMPTS",
     apply: (c, raw, source) => (c.identity.rateLimitIpAttempts = asInt(raw, source, 0, 1_000_000)),
+  },
+  {
+    path: "identity.rate_limit.trusted_proxy_hops",
+    env: "GATEHOUSE_IDENTITY_RATE_LIMIT_TRUSTED_PROXY_HOPS",
+    apply: (c, raw, source) => (c.identity.trustedProxyHops = asInt(raw, source, 0, 10)),
   },
   {
     path: "identity.rate_limit.window_millis",

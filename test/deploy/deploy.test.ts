@@ -37,6 +37,18 @@ const allServePorts = [
   defaults.serve.identityPublic.port,
   defaults.serve.identityAdmin.port,
 ].sort();
+/** The identity service's planes (Kratos's public and admin ports). */
+const identityPorts: Record<"public" | "admin", number> = {
+  public: defaults.serve.identityPublic.port,
+  admin: defaults.serve.identityAdmin.port,
+};
+const allIdentityPorts = Object.values(identityPorts).sort();
+/** The Deployment's container ports by name (names are at most 15 characters in Kubernetes). */
+const namedServePorts: Record<string, number> = {
+  ...planePorts,
+  "identity-public": identityPorts.public,
+  "identity-admin": identityPorts.admin,
+};
 
 // ---------------------------------------------------------------------------------------------- helpers
 
@@ -345,16 +357,33 @@ function containerPort(mapping: string | number): number {
   return Number(String(mapping).split(":").at(-1)!.split("/")[0]);
 }
 
+/** The host address a published port binds ("127.0.0.1:9901:9901" → 127.0.0.1; all interfaces → undefined). */
+function hostAddress(mapping: string | number): string | undefined {
+  const parts = String(mapping).split(":");
+  return parts.length === 3 ? parts[0] : undefined;
+}
+
 // -------------------------------------------------------------------------------------------------- envoy
 
 const envoy = loadOne(join(deployDir, "envoy/envoy.yaml"));
 
+function envoyHcm(listener: Y): Y {
+  return listener.filter_chains[0].filters.find((f: Y) => f.name === "envoy.filters.network.http_connection_manager")
+    .typed_config;
+}
+
 function envoyRouteClusters(listener: Y): string[] {
-  const hcm = listener.filter_chains[0].filters.find(
-    (f: Y) => f.name === "envoy.filters.network.http_connection_manager",
-  ).typed_config;
-  return hcm.route_config.virtual_hosts.flatMap((vh: Y) =>
+  return envoyHcm(listener).route_config.virtual_hosts.flatMap((vh: Y) =>
     vh.routes.filter((r: Y) => r.route?.cluster !== undefined).map((r: Y) => r.route.cluster as string),
+  );
+}
+
+/** Every header name a config removes (`*headers_to_remove` lists, at any depth), lower-cased. */
+function removedHeaders(node: Y): string[] {
+  if (Array.isArray(node)) return node.flatMap(removedHeaders);
+  if (node === null || typeof node !== "object") return [];
+  return Object.entries(node).flatMap(([k, v]) =>
+    k.endsWith("headers_to_remove") && Array.isArray(v) ? v.map((h) => String(h).toLowerCase()) : removedHeaders(v),
   );
 }
 
@@ -368,8 +397,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The bound port of the plane whose default port is `port`. */
+/** The bound port of the plane whose default port is `port` (identity planes included). */
 function livePort(port: number): number {
+  if (port === identityPorts.public) return server!.identity.ports.public;
+  if (port === identityPorts.admin) return server!.identity.ports.admin;
   const plane = (Object.keys(planePorts) as ("read" | "write" | "opl")[]).find((p) => planePorts[p] === port);
   expect(plane, `a plane listens on ${port} by default`).toBeDefined();
   return server!.planes.ports[plane!];
@@ -579,8 +610,17 @@ describe("deploy/docker-compose.yaml", () => {
       const grace = /^(\d+)s$/.exec(String(node.stop_grace_period));
       expect(grace).not.toBeNull();
       expect(Number(grace![1]) * 1000).toBeGreaterThan(config.serve.shutdownTimeoutMillis);
-      expect((node.expose as string[]).map(Number).sort()).toEqual(allPlanePorts);
+      expect((node.expose as string[]).map(Number).sort()).toEqual(allServePorts);
+      // Browsers reach the identity public plane through Envoy: the base URL names Envoy's published port.
+      expect(config.serve.identityPublic.port).toBe(identityPorts.public);
+      expect(config.identity.publicBaseUrl, "GATEHOUSE_IDENTITY_PUBLIC_BASE_URL").toBeDefined();
+      const base = new URL(config.identity.publicBaseUrl!);
+      expect(Number(base.port)).toBe(identityPorts.public);
+      expect((services.envoy.ports as string[]).map(containerPort)).toContain(Number(base.port));
     }
+    // Flows, redirects and the CSRF cookie's name derive from the base URL: every node must agree on it.
+    const urls = new Set([1, 2, 3].map((n) => envOf(services[`gatehouse-${n}`]).GATEHOUSE_IDENTITY_PUBLIC_BASE_URL));
+    expect(urls.size).toBe(1);
   });
 
   it("fronts the nodes with Envoy on the default ports", () => {
@@ -589,8 +629,13 @@ describe("deploy/docker-compose.yaml", () => {
     const mount = (proxy.volumes as string[]).find((v) => v.includes("envoy.yaml"))!;
     expect(existsSync(resolve(deployDir, mount.split(":")[0]!))).toBe(true);
     const published = (proxy.ports as string[]).map(containerPort);
-    for (const p of [planePorts.read, planePorts.write, envoy.admin.address.socket_address.port_value]) {
+    for (const p of [...allServePorts, envoy.admin.address.socket_address.port_value]) {
       expect(published).toContain(p);
+    }
+    // The identity admin API (identities, sessions) and Envoy's admin interface stay on the host's loopback.
+    for (const p of [identityPorts.admin, envoy.admin.address.socket_address.port_value]) {
+      const mapping = (proxy.ports as string[]).find((m) => containerPort(m) === p)!;
+      expect(hostAddress(mapping), mapping).toBe("127.0.0.1");
     }
   });
 });
@@ -601,7 +646,7 @@ describe("deploy/envoy/envoy.yaml", () => {
 
   it("balances each plane round-robin over the three compose nodes at the plane's port", async () => {
     const listenerPorts = listeners.map((l) => l.address.socket_address.port_value as number);
-    expect(listenerPorts).toEqual(expect.arrayContaining([planePorts.read, planePorts.write]));
+    expect([...listenerPorts].sort()).toEqual(allServePorts);
     for (const port of listenerPorts) {
       const listener = listeners.find((l) => l.address.socket_address.port_value === port);
       const routed = envoyRouteClusters(listener);
@@ -613,7 +658,13 @@ describe("deploy/envoy/envoy.yaml", () => {
         expect(cluster.lb_policy).toBe("ROUND_ROBIN");
         const http = cluster.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
         const http2 = http.explicit_http_config?.http2_protocol_options ?? http.use_downstream_protocol_config?.http2_protocol_options;
-        expect(http2, `${name} speaks HTTP/2 upstream`).toBeDefined();
+        if (allIdentityPorts.includes(port)) {
+          // The identity planes are REST over HTTP/1.1: h2c would reach the plane's gRPC server instead.
+          expect(http.explicit_http_config?.http_protocol_options, `${name} speaks HTTP/1.1 upstream`).toBeDefined();
+          expect(http2, `${name} never speaks HTTP/2 upstream`).toBeUndefined();
+        } else {
+          expect(http2, `${name} speaks HTTP/2 upstream`).toBeDefined();
+        }
         const endpoints = cluster.load_assignment.endpoints.flatMap((e: Y) =>
           e.lb_endpoints.map((l: Y) => l.endpoint.address.socket_address),
         );
@@ -627,9 +678,29 @@ describe("deploy/envoy/envoy.yaml", () => {
           // The planes answer plain HTTP/1.1 health checks; h2c goes to the gRPC server.
           expect(hc.http_health_check.codec_client_type ?? "HTTP1").toBe("HTTP1");
           await expectReadinessPath(hc.http_health_check.path);
+          // And the running plane at this port answers it (the identity planes included).
+          const res = await fetch(`http://127.0.0.1:${livePort(port)}${hc.http_health_check.path}`);
+          expect(res.status, `:${port}${hc.http_health_check.path}`).toBe(200);
         }
       }
-      expect(allPlanePorts).toContain(port);
+      expect(allServePorts).toContain(port);
+    }
+  });
+
+  it("keeps /metrics behind the proxy and the browsers' cookies through it", () => {
+    for (const listener of listeners) {
+      const port = listener.address.socket_address.port_value as number;
+      const hcm = envoyHcm(listener);
+      const routes: Y[] = hcm.route_config.virtual_hosts.flatMap((vh: Y) => vh.routes);
+      for (const path of metricsPaths) {
+        // Envoy takes the first route that matches.
+        const first = routes.find((r) => r.match.path === path || (r.match.prefix !== undefined && path.startsWith(r.match.prefix)));
+        expect(first?.direct_response?.status, `:${port}${path} is answered by Envoy`).toBe(404);
+      }
+      // Browser flows need the CSRF and session cookies both ways.
+      const removed = [...removedHeaders(listener), ...removedHeaders(clusters)];
+      expect(removed.filter((h) => h === "cookie" || h === "set-cookie"), `:${port}`).toEqual([]);
+      expect(["AUTO", "HTTP1"], `:${port} accepts HTTP/1.1 clients`).toContain(hcm.codec_type ?? "AUTO");
     }
   });
 
@@ -674,7 +745,7 @@ describe("deploy/kubernetes/base", () => {
   it("runs `gatehouse serve` with 3 replicas on the default ports", () => {
     expect(deployment.spec.replicas).toBe(3);
     expect(container.args).toEqual(["serve"]);
-    expect(Object.fromEntries(namedPorts)).toEqual(planePorts);
+    expect(Object.fromEntries(namedPorts)).toEqual(namedServePorts);
     expect(selects(deployment.spec.selector.matchLabels, podLabels)).toBe(true);
   });
 
@@ -699,11 +770,26 @@ describe("deploy/kubernetes/base", () => {
     expect(annotations["prometheus.io/scrape"]).toBe("true");
     const port = Number(annotations["prometheus.io/port"]);
     expect([...namedPorts.values()]).toContain(port);
+    // The engine's metrics (one registry for read and write); the identity planes have a registry of their own.
+    expect(allPlanePorts).toContain(port);
     const path = annotations["prometheus.io/path"]!;
     expect(metricsPaths).toContain(path);
     const res = await fetch(`http://127.0.0.1:${livePort(port)}${path}`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("gatehouse_rpc_requests_total");
+  });
+
+  it("serves the identity service's metrics on its admin port, not on its public port", async () => {
+    const admin = namedPorts.get("identity-admin")!;
+    const pub = namedPorts.get("identity-public")!;
+    for (const path of metricsPaths) {
+      const p = await fetch(`http://127.0.0.1:${livePort(pub)}${path}`);
+      expect(p.status, `:${pub}${path}`).toBe(404);
+      // The admin port's registry counts the public plane's requests (that 404 included).
+      const a = await fetch(`http://127.0.0.1:${livePort(admin)}${path}`);
+      expect(a.status, `:${admin}${path}`).toBe(200);
+      expect(await a.text()).toContain('gatehouse_rpc_requests_total{plane="identity-public"');
+    }
   });
 
   it("runs non-root on a read-only root filesystem with a writable /tmp", () => {
@@ -734,6 +820,11 @@ describe("deploy/kubernetes/base", () => {
     expect(config.dsn.kind).toBe("postgres");
     expect(config.redis.url).toBeDefined();
     expect(config.serve.read.port).toBe(planePorts.read);
+    expect(config.serve.identityPublic.port).toBe(identityPorts.public);
+    expect(config.serve.identityAdmin.port).toBe(identityPorts.admin);
+    // A placeholder for the URL browsers reach the identity public plane at (https: Secure cookies).
+    expect(configMap.data.GATEHOUSE_IDENTITY_PUBLIC_BASE_URL).toMatch(/REPLACE-ME/);
+    expect(config.identity.publicBaseUrl).toMatch(/^https:\/\//);
   });
 
   it("gives graceful shutdown time to finish before Kubernetes kills the pod", () => {
@@ -763,8 +854,9 @@ describe("deploy/kubernetes/base", () => {
       for (const p of s.spec.ports) {
         const target = typeof p.targetPort === "string" ? namedPorts.get(p.targetPort) : p.targetPort;
         expect(target, `${s.metadata.name} ${p.name}`).toBe(p.port);
-        expect(allPlanePorts).toContain(p.port);
+        expect(allServePorts).toContain(p.port);
       }
+      expect(s.spec.ports.map((p: Y) => p.port as number).sort(), s.metadata.name).toEqual(allServePorts);
     }
     const pdb = baseObject("PodDisruptionBudget", "gatehouse");
     expect(selects(pdb.spec.selector.matchLabels, podLabels)).toBe(true);

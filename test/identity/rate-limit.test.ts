@@ -19,12 +19,12 @@ function config(identifierAttempts: number, ipAttempts: number): GatehouseConfig
   return c;
 }
 
-async function login(server: RunningServer, identifier: string, password = "wrong password here"): Promise<Response> {
+async function login(server: RunningServer, identifier: string, password = "wrong password here", forwardedFor?: string): Promise<Response> {
   const base = server.identity.publicBaseUrl;
   const flow = (await (await fetch(`${base}/self-service/login/api`)).json()) as { id: string };
   return fetch(`${base}/self-service/login?flow=${flow.id}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor }) },
     body: JSON.stringify({ method: "password", identifier, password }),
   });
 }
@@ -55,6 +55,25 @@ describe("identity rate limits", () => {
     const refused = await login(server, "user9@example.com");
     expect(refused.status).toBe(429);
     expect((await refused.json()) as unknown).toMatchObject({ error: { reason: expect.stringContaining("from this address") } });
+  });
+
+  it("ignores X-Forwarded-For by default, and behind one trusted proxy counts the address it appended", async () => {
+    const direct = await startServer(config(1000, 2), () => {});
+    servers.push(direct);
+    // Without trusted proxies a client cannot dodge the limit by inventing addresses.
+    expect((await login(direct, "a@example.com", undefined, "10.0.0.1")).status).toBe(400);
+    expect((await login(direct, "b@example.com", undefined, "10.0.0.2")).status).toBe(400);
+    expect((await login(direct, "c@example.com", undefined, "10.0.0.3")).status).toBe(429);
+
+    const c = config(1000, 2);
+    c.identity.trustedProxyHops = 1;
+    const proxied = await startServer(c, () => {});
+    servers.push(proxied);
+    // The proxy appended 192.0.2.7 (the right-most entry); the left one is the client's own claim.
+    for (let i = 0; i < 2; i++) expect((await login(proxied, `x${i}@example.com`, undefined, `203.0.113.${i}, 192.0.2.7`)).status).toBe(400);
+    expect((await login(proxied, "x9@example.com", undefined, "198.51.100.1, 192.0.2.7")).status).toBe(429);
+    // Another client behind the same proxy has its own budget.
+    expect((await login(proxied, "y@example.com", undefined, "192.0.2.8")).status).toBe(400);
   });
 
   it("shares one budget between servers through Redis", async () => {

@@ -10,10 +10,17 @@ import type { FlowKind } from "../model.js";
 import type { SubmitRateLimiter } from "./submit-limits.js";
 
 /**
- * The client's address: the socket's peer. Forwarded headers are not trusted here (any client can set
- * them); behind a proxy, limits apply per proxy address until trusted proxies are configurable.
+ * The client's address. With `trustedProxyHops` 0 it is the socket's peer: forwarded headers are not
+ * trusted, since any client can send them. Behind N proxies that append to `X-Forwarded-For` (Envoy, nginx,
+ * an Ingress), the client is the N-th address from the right: entries left of it are the client's own claims.
  */
-function clientIp(req: IncomingMessage): string | undefined {
+export function clientIp(req: IncomingMessage, trustedProxyHops = 0): string | undefined {
+  if (trustedProxyHops > 0) {
+    const header = req.headers["x-forwarded-for"];
+    const list = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").map((a) => a.trim()).filter((a) => a !== "");
+    const candidate = list[list.length - trustedProxyHops];
+    if (candidate !== undefined) return candidate;
+  }
   return req.socket.remoteAddress;
 }
 
@@ -32,9 +39,9 @@ function identifierOf(kind: FlowKind, body: Readonly<Record<string, unknown>>): 
 }
 
 /** The hook refusing submissions over the limits with 429 and `Retry-After`. */
-export function rateLimitSubmissions(limiters: Readonly<Record<FlowKind, SubmitRateLimiter>>): SubmissionHook {
+export function rateLimitSubmissions(limiters: Readonly<Record<FlowKind, SubmitRateLimiter>>, trustedProxyHops = 0): SubmissionHook {
   return async (kind, _flow, body, req) => {
-    const ip = clientIp(req);
+    const ip = clientIp(req, trustedProxyHops);
     const identifier = identifierOf(kind, body);
     const decision = await limiters[kind].consume({ ...(ip === undefined ? {} : { ip }), ...(identifier === undefined ? {} : { identifier }) });
     if (decision.allowed) return;
