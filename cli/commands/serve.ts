@@ -291,6 +291,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     });
     await identityDeps.warmUp();
     const limiters = submitLimiters(config);
+    const webHook = webHookOf(config);
     stopLimiters = async () => {
       await Promise.all(Object.values(limiters ?? {}).map((l) => l.close()));
     };
@@ -307,7 +308,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       sessionCacheTtlMillis: config.identity.sessionCacheTtlMillis,
       ...(revocations === undefined ? {} : { sessionRevocations: revocations }),
       sessionAfterRegistration: config.identity.sessionAfterRegistration,
-      ...(webHookOf(config) === undefined ? {} : { registrationWebHook: webHookOf(config) as WebHookConfig }),
+      ...(webHook === undefined ? {} : { registrationWebHook: webHook }),
       log,
       flowLifespanMillis: config.identity.flowLifespanMillis,
       browser: {

@@ -39,9 +39,11 @@ export interface PageTokenCodecOptions {
 const FORMAT_VERSION = 1;
 const FIELD = "page_token";
 
-function invalid(reason: string): InvalidArgumentError {
+/** A refused page token, naming the `page_token` field. */
+export function invalidPageToken(reason: string): InvalidArgumentError {
   return new InvalidArgumentError(`page_token: ${reason}`, { details: { field: FIELD } });
 }
+const invalid = invalidPageToken;
 
 function fingerprint(filter: TupleFilter): string {
   return createHash("sha256").update(canonicalFilter(filter)).digest("base64url").slice(0, 22);
@@ -52,42 +54,60 @@ export function generatePaginationSecret(): string {
   return randomBytes(32).toString("hex");
 }
 
-/** Creates a page-token codec. */
-export function createPageTokenCodec(options: PageTokenCodecOptions = {}): PageTokenCodec {
-  const secret = options.secret ?? randomBytes(32);
+/**
+ * The signed envelope every store's page tokens use: `base64url(JSON payload) "." base64url(HMAC-SHA256)`.
+ * `open` refuses altered, foreign or malformed tokens with `page_token` errors; the payload's fields are the
+ * caller's to check.
+ */
+export interface SignedPageTokens {
+  seal(payload: Readonly<Record<string, unknown>>): string;
+  open(token: unknown): Record<string, unknown>;
+}
+
+/** The envelope with an HMAC key; without one a random key, so tokens only work with this instance. */
+export function createSignedPageTokens(secret: string | Uint8Array = randomBytes(32)): SignedPageTokens {
   if (secret.length === 0) {
     throw new InvalidArgumentError("paginationSecret must not be empty", { details: { field: "paginationSecret" } });
   }
   const sign = (payload: string): Buffer => createHmac("sha256", secret).update(payload).digest();
-
   return {
-    encode(cursor, filter) {
-      const payload = Buffer.from(
-        JSON.stringify({ v: FORMAT_VERSION, r: cursor.revision, k: cursor.after, f: fingerprint(filter) }),
-        "utf8",
-      ).toString("base64url");
-      return `${payload}.${sign(payload).toString("base64url")}`;
+    seal(payload) {
+      const text = Buffer.from(JSON.stringify(payload), "utf8").toString("base64url");
+      return `${text}.${sign(text).toString("base64url")}`;
     },
-
-    decode(token, filter) {
-      if (typeof token !== "string" || token.length === 0 || token.length > 16_384) throw invalid("malformed token");
+    open(token) {
+      if (typeof token !== "string" || token.length === 0 || token.length > 16_384) throw invalidPageToken("malformed token");
       const dot = token.indexOf(".");
-      if (dot <= 0 || dot !== token.lastIndexOf(".")) throw invalid("malformed token");
+      if (dot <= 0 || dot !== token.lastIndexOf(".")) throw invalidPageToken("malformed token");
       const payload = token.slice(0, dot);
       const given = Buffer.from(token.slice(dot + 1), "base64url");
       const expected = sign(payload);
       // Constant-time comparison so the signature cannot be guessed byte by byte from response times.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw invalid("the token was altered or was not issued by this store");
+        throw invalidPageToken("the token was altered or was not issued by this store");
       }
       let parsed: unknown;
       try {
         parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
       } catch {
-        throw invalid("malformed token");
+        throw invalidPageToken("malformed token");
       }
-      if (typeof parsed !== "object" || parsed === null) throw invalid("malformed token");
-      const { v, r, k, f } = parsed as Record<string, unknown>;
+      if (typeof parsed !== "object" || parsed === null) throw invalidPageToken("malformed token");
+      return parsed as Record<string, unknown>;
+    },
+  };
+}
+
+/** Creates a page-token codec. */
+export function createPageTokenCodec(options: PageTokenCodecOptions = {}): PageTokenCodec {
+  const envelope = createSignedPageTokens(options.secret);
+  return {
+    encode(cursor, filter) {
+      return envelope.seal({ v: FORMAT_VERSION, r: cursor.revision, k: cursor.after, f: fingerprint(filter) });
+    },
+
+    decode(token, filter) {
+      const { v, r, k, f } = envelope.open(token);
       if (v !== FORMAT_VERSION || typeof r !== "number" || !Number.isSafeInteger(r) || r < 0 || !isTupleKey(k)) {
         throw invalid("malformed token");
       }

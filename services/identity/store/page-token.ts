@@ -7,8 +7,8 @@
  * listing name keeps a token of one listing (or a tuple-store token signed with the same secret) from being
  * accepted by another; the fingerprint ties a token to the filter it was issued for.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { InvalidArgumentError } from "../../../common/errors.js";
+import { createHash } from "node:crypto";
+import { createSignedPageTokens, invalidPageToken } from "../../../engine/store/page-token.js";
 
 /** Which listing a token continues. */
 export type Listing = "identities" | "sessions";
@@ -25,11 +25,6 @@ export interface KeysetTokenCodec {
 }
 
 const FORMAT_VERSION = 1;
-const FIELD = "page_token";
-
-function invalid(reason: string): InvalidArgumentError {
-  return new InvalidArgumentError(`page_token: ${reason}`, { details: { field: FIELD } });
-}
 
 function fingerprint(filter: unknown): string {
   return createHash("sha256")
@@ -39,44 +34,20 @@ function fingerprint(filter: unknown): string {
 }
 
 /** Creates a codec; without a secret a random one is used, so tokens only work with this codec. */
-export function createKeysetTokenCodec(secret: string | Uint8Array = randomBytes(32)): KeysetTokenCodec {
-  if (secret.length === 0) {
-    throw new InvalidArgumentError("paginationSecret must not be empty", { details: { field: "paginationSecret" } });
-  }
-  const sign = (payload: string): Buffer => createHmac("sha256", secret).update(payload).digest();
-
+export function createKeysetTokenCodec(secret?: string | Uint8Array): KeysetTokenCodec {
+  const envelope = createSignedPageTokens(secret);
   return {
     encode(listing, after, filter) {
-      const payload = Buffer.from(
-        JSON.stringify({ v: FORMAT_VERSION, t: listing, k: after, f: fingerprint(filter) }),
-        "utf8",
-      ).toString("base64url");
-      return `${payload}.${sign(payload).toString("base64url")}`;
+      return envelope.seal({ v: FORMAT_VERSION, t: listing, k: after, f: fingerprint(filter) });
     },
 
     decode(listing, token, keyLength, filter) {
-      if (typeof token !== "string" || token.length === 0 || token.length > 16_384) throw invalid("malformed token");
-      const dot = token.indexOf(".");
-      if (dot <= 0 || dot !== token.lastIndexOf(".")) throw invalid("malformed token");
-      const payload = token.slice(0, dot);
-      const given = Buffer.from(token.slice(dot + 1), "base64url");
-      const expected = sign(payload);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw invalid("the token was altered or was not issued by this store");
-      }
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
-      } catch {
-        throw invalid("malformed token");
-      }
-      if (typeof parsed !== "object" || parsed === null) throw invalid("malformed token");
-      const { v, t, k, f } = parsed as Record<string, unknown>;
-      if (v !== FORMAT_VERSION || t !== listing) throw invalid(`the token does not continue a listing of ${listing}`);
+      const { v, t, k, f } = envelope.open(token);
+      if (v !== FORMAT_VERSION || t !== listing) throw invalidPageToken(`the token does not continue a listing of ${listing}`);
       if (!Array.isArray(k) || k.length !== keyLength || !k.every((part) => typeof part === "string")) {
-        throw invalid("malformed token");
+        throw invalidPageToken("malformed token");
       }
-      if (f !== fingerprint(filter)) throw invalid("the token was issued for a different filter");
+      if (f !== fingerprint(filter)) throw invalidPageToken("the token was issued for a different filter");
       return k as string[];
     },
   };
