@@ -37,10 +37,18 @@ import { createSqlIdentityStore } from "../../services/identity/store/sql-identi
 import { createServerMetrics } from "../../gateways/observability/metrics.js";
 import { startAuthzPlanes, type AuthzPlanes } from "../../gateways/authz-planes.js";
 import { describeConfigKeys, loadConfig, type Dsn, type GatehouseConfig } from "../config/config.js";
+import { startOAuth2Planes, type OAuth2Planes } from "../../services/oauth2/oauth2-service.js";
+import type { OAuth2Store } from "../../services/oauth2/store/oauth2-store.js";
+import { createMemoryOAuth2Store } from "../../services/oauth2/store/memory-oauth2-store.js";
+import { createSqlOAuth2Store } from "../../services/oauth2/store/sql-oauth2-store.js";
+import { withRedisArtifacts } from "../../services/oauth2/store/redis-artifacts.js";
+import type { OAuth2BridgeRef } from "../../services/identity/oauth2-bridge.js";
+import { identityClaims } from "../../services/identity/claims.js";
 
 const usage = `Usage: gatehouse serve [--config FILE] [--dsn memory|pglite:PATH|postgres://…] [--schema FILE]
 
-Serves the authorization API: read plane (default :4466), write plane (:4467), OPL syntax check (:4469).
+Serves the authorization API: read plane (default :4466), write plane (:4467), OPL syntax check (:4469);
+the identity service (:4433 public, :4434 admin) and the OAuth2 service (:4444 public, :4445 admin).
 Settings come from defaults, then --config (YAML), then GATEHOUSE_* variables, then flags:
 ${describeConfigKeys()
   .map((k) => `  ${k.path.padEnd(34)} ${k.env}`)
@@ -51,6 +59,7 @@ ${describeConfigKeys()
 export interface Stores {
   readonly tuples: TupleStore;
   readonly identities: IdentityStore;
+  readonly oauth2: OAuth2Store;
   close(): Promise<void>;
 }
 
@@ -58,16 +67,21 @@ export interface Stores {
 export interface OpenStoresOptions {
   /** Keep the identity service's flows in Redis (`withRedisFlows`) instead of the DSN's store. */
   readonly flowsInRedis?: { readonly redis: Redis | string; readonly keyPrefix: string };
+  /** Keep the OAuth2 service's short-lived artifacts (codes, sessions, interactions) in Redis. */
+  readonly oauth2ArtifactsInRedis?: { readonly redis: Redis | string; readonly keyPrefix: string };
 }
 
 /** Opens the stores a DSN names; the SQL ones share one connection pool (PGlite allows one opener). */
 export async function openStores(dsn: Dsn, options: OpenStoresOptions = {}): Promise<Stores> {
   const flows = options.flowsInRedis;
   const withFlows = (store: IdentityStore): IdentityStore => (flows === undefined ? store : withRedisFlows(store, flows));
+  const artifacts = options.oauth2ArtifactsInRedis;
+  const withArtifacts = (store: OAuth2Store): OAuth2Store => (artifacts === undefined ? store : withRedisArtifacts(store, artifacts));
   if (dsn.kind === "memory") {
     const tuples = createMemoryStore();
     const identities = withFlows(createMemoryIdentityStore());
-    return { tuples, identities, close: async () => void (await Promise.all([tuples.close(), identities.close()])) };
+    const oauth2 = withArtifacts(createMemoryOAuth2Store());
+    return { tuples, identities, oauth2, close: async () => void (await Promise.all([tuples.close(), identities.close(), oauth2.close()])) };
   }
   const executor: SqlExecutor =
     dsn.kind === "pglite" ? await openPgliteExecutor({ dataDir: dsn.dataDir }) : createPostgresExecutor({ connectionString: dsn.url });
@@ -78,12 +92,15 @@ export async function openStores(dsn: Dsn, options: OpenStoresOptions = {}): Pro
       ...(dsn.kind === "postgres" ? { notifyChannel: CHANGELOG_CHANNEL } : {}),
     });
     const identities = withFlows(await createSqlIdentityStore({ executor, closeExecutor: false }));
+    const oauth2 = withArtifacts(await createSqlOAuth2Store({ executor, closeExecutor: false }));
     return {
       tuples,
       identities,
+      oauth2,
       async close() {
         await tuples.close();
         await identities.close();
+        await oauth2.close();
         await executor.close();
       },
     };
@@ -199,6 +216,8 @@ export interface RunningServer {
   readonly engine: PermissionEngine;
   /** The identity service's planes. */
   readonly identity: IdentityPlanes;
+  /** The OAuth2 service's planes. */
+  readonly oauth2: OAuth2Planes;
   stop(): Promise<void>;
 }
 
@@ -210,7 +229,15 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
   const identityPrefix = `${config.redis.keyPrefix}identity:`;
   let stores: Stores;
   try {
-    stores = await openStores(config.dsn, identityRedis === undefined ? {} : { flowsInRedis: { redis: identityRedis, keyPrefix: identityPrefix } });
+    stores = await openStores(
+      config.dsn,
+      identityRedis === undefined
+        ? {}
+        : {
+            flowsInRedis: { redis: identityRedis, keyPrefix: identityPrefix },
+            oauth2ArtifactsInRedis: { redis: identityRedis, keyPrefix: `${config.redis.keyPrefix}oauth2:` },
+          },
+    );
   } catch (err) {
     identityRedis?.disconnect();
     throw err;
@@ -232,6 +259,10 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
   let tailer: ChangelogTailer | undefined;
   let stopCollector = (): void => {};
   let identity: IdentityPlanes | undefined;
+  let oauth2: OAuth2Planes | undefined;
+  // The identity service's built-in login and consent app reaches the OAuth2 service through this, set once
+  // the OAuth2 service is up (each needs the other's URL).
+  const oauth2Bridge: OAuth2BridgeRef = { current: undefined };
   let stopLimiters = async (): Promise<void> => {};
   let authzPlanes: AuthzPlanes | undefined;
   let openedEngine: PermissionEngine | undefined;
@@ -319,10 +350,43 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
         allowedReturnUrls: config.identity.allowedReturnUrls,
       },
       adminApiKeyHashes: config.identity.adminApiKeyHashes,
+      oauth2: oauth2Bridge,
       shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
       metrics: createServerMetrics({ processMetrics: false }),
     });
     const identityPlanes = identity;
+    const oauth2Config = config.oauth2;
+    const oauth2Planes = (oauth2 = await startOAuth2Planes({
+      store: stores.oauth2,
+      public: config.serve.oauth2Public,
+      admin: config.serve.oauth2Admin,
+      ...(oauth2Config.issuer === undefined ? {} : { issuer: oauth2Config.issuer }),
+      urls: () => ({
+        login: oauth2Config.loginUrl ?? `${identityPlanes.publicBaseUrl}/ui/oauth2/login`,
+        consent: oauth2Config.consentUrl ?? `${identityPlanes.publicBaseUrl}/ui/oauth2/consent`,
+        logout: oauth2Config.logoutUrl ?? `${identityPlanes.publicBaseUrl}/ui/oauth2/logout`,
+      }),
+      accounts: identityClaims(stores.identities, { email: oauth2Config.emailClaimTrait, name: oauth2Config.nameClaimTrait }),
+      systemSecrets: oauth2Config.systemSecrets,
+      tokenPrefix: oauth2Config.tokenPrefix,
+      lifespans: {
+        accessToken: Math.round(oauth2Config.accessTokenLifespanMillis / 1000),
+        refreshToken: Math.round(oauth2Config.refreshTokenLifespanMillis / 1000),
+        idToken: Math.round(oauth2Config.idTokenLifespanMillis / 1000),
+        authorizationCode: Math.round(oauth2Config.authCodeLifespanMillis / 1000),
+        deviceCode: Math.round(oauth2Config.authCodeLifespanMillis / 1000),
+        loginConsentRequest: Math.round(oauth2Config.loginConsentRequestLifespanMillis / 1000),
+        authenticationSession: Math.round(oauth2Config.authenticationSessionLifespanMillis / 1000),
+      },
+      pkceForAllClients: oauth2Config.pkceEnforced,
+      clientSecretIterations: oauth2Config.clientSecretIterations,
+      adminApiKeyHashes: oauth2Config.adminApiKeyHashes,
+      trustProxy: oauth2Config.trustProxy,
+      log,
+      shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
+      metrics: createServerMetrics({ processMetrics: false }),
+    }));
+    oauth2Bridge.current = oauth2Planes.flows;
     log(`store: ${describeDsn(config.dsn)}`);
     log(`read plane listening on ${config.serve.read.host}:${planes.ports.read}`);
     log(`write plane listening on ${config.serve.write.host}:${planes.ports.write}${config.serve.writeApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
@@ -333,12 +397,16 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       log(`identity: refusing the ${identityDeps.breachedPasswords} breached passwords listed in ${config.identity.passwordBreachedList ?? ""}`);
     }
     if (identityRedis !== undefined) log(`identity: flows and session revocations in Redis at ${describeRedis(identityRedis)} (${identityPrefix}*)`);
+    log(`oauth2 public plane listening on ${config.serve.oauth2Public.host}:${oauth2Planes.ports.public} (issuer ${oauth2Planes.issuer})`);
+    log(`oauth2 admin plane listening on ${config.serve.oauth2Admin.host}:${oauth2Planes.ports.admin}${oauth2Config.adminApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
+    if (oauth2Config.systemSecrets.length === 0) log("oauth2: no oauth2.secrets.system configured; using the secret generated and kept in the store");
     return {
       planes,
       engine,
       identity: identityPlanes,
+      oauth2: oauth2Planes,
       async stop() {
-        await Promise.all([planes.close(), identityPlanes.close()]);
+        await Promise.all([planes.close(), identityPlanes.close(), oauth2Planes.close()]);
         stopCollector();
         await running?.stop();
         await stopLimiters();
@@ -350,6 +418,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
   } catch (err) {
     // Whatever started must stop, or the process would linger half up (a port taken by another process).
     stopCollector();
+    await oauth2?.close();
     await identity?.close();
     await stopLimiters();
     await authzPlanes?.close();

@@ -27,6 +27,9 @@ export interface GatehouseConfig {
     /** The identity service's public plane (Kratos's 4433) and admin plane (4434). */
     identityPublic: PlaneConfig;
     identityAdmin: PlaneConfig;
+    /** The OAuth2 service's public plane (Hydra's 4444) and admin plane (4445). */
+    oauth2Public: PlaneConfig;
+    oauth2Admin: PlaneConfig;
     /** Where cleartext HTTP/2 connections go: grpc-js (fast gRPC) or connect-node (also Connect over h2c). */
     h2c: "grpc-js" | "connect";
     /** How long a graceful shutdown waits for in-flight requests before closing connections. */
@@ -103,6 +106,35 @@ export interface GatehouseConfig {
     argon2Iterations: number;
     argon2Parallelism: number;
   };
+  oauth2: {
+    /** The issuer: the public plane's URL as clients see it; default `http://127.0.0.1:<public port>`. */
+    issuer: string | undefined;
+    /** The login, consent and logout apps; absent = the identity service's built-in pages (`/ui/oauth2/*`). */
+    loginUrl: string | undefined;
+    consentUrl: string | undefined;
+    logoutUrl: string | undefined;
+    /** Hydra's `secrets.system`: the first signs and encrypts, all verify (rotation); empty = one generated and kept in the store. */
+    systemSecrets: string[];
+    /** Prefix of opaque tokens (`<prefix>_at_…`). */
+    tokenPrefix: string;
+    accessTokenLifespanMillis: number;
+    refreshTokenLifespanMillis: number;
+    idTokenLifespanMillis: number;
+    authCodeLifespanMillis: number;
+    loginConsentRequestLifespanMillis: number;
+    authenticationSessionLifespanMillis: number;
+    /** Require PKCE from confidential clients too (public clients always need it). */
+    pkceEnforced: boolean;
+    /** PBKDF2-SHA256 iterations of new client secrets (Hydra: 25,000). */
+    clientSecretIterations: number;
+    /** Traits the `email` and `name` claims come from (dotted paths into an identity's traits). */
+    emailClaimTrait: string;
+    nameClaimTrait: string;
+    /** SHA-256 hex hashes of the admin plane's API keys; empty = open (Hydra's admin port has none). */
+    adminApiKeyHashes: string[];
+    /** Trust `X-Forwarded-Proto`/`-Host` from a TLS-terminating proxy in front of the public plane. */
+    trustProxy: boolean;
+  };
   redis: {
     /** A Redis URL (`redis://host:6379/0`); absent means no Redis (PostgreSQL notifications and polling only). */
     url: string | undefined;
@@ -145,6 +177,8 @@ export function defaultConfig(): GatehouseConfig {
       opl: { host: "0.0.0.0", port: 4469 },
       identityPublic: { host: "0.0.0.0", port: 4433 },
       identityAdmin: { host: "0.0.0.0", port: 4434 },
+      oauth2Public: { host: "0.0.0.0", port: 4444 },
+      oauth2Admin: { host: "0.0.0.0", port: 4445 },
       h2c: "grpc-js",
       shutdownTimeoutMillis: 10_000,
       writeApiKeyHashes: [],
@@ -182,6 +216,26 @@ export function defaultConfig(): GatehouseConfig {
       argon2Iterations: 2,
       argon2Parallelism: 1,
     },
+    oauth2: {
+      issuer: undefined,
+      loginUrl: undefined,
+      consentUrl: undefined,
+      logoutUrl: undefined,
+      systemSecrets: [],
+      tokenPrefix: "gh",
+      accessTokenLifespanMillis: 3_600_000,
+      refreshTokenLifespanMillis: 720 * 3_600_000,
+      idTokenLifespanMillis: 3_600_000,
+      authCodeLifespanMillis: 600_000,
+      loginConsentRequestLifespanMillis: 1_800_000,
+      authenticationSessionLifespanMillis: 720 * 3_600_000,
+      pkceEnforced: false,
+      clientSecretIterations: 25_000,
+      emailClaimTrait: "email",
+      nameClaimTrait: "name",
+      adminApiKeyHashes: [],
+      trustProxy: false,
+    },
     redis: { url: undefined, keyPrefix: "gatehouse:" },
     replication: { pollIntervalMillis: 1_000, snaptokenWaitMillis: 2_000 },
     changelog: { retentionMillis: 86_400_000, gcIntervalMillis: 300_000 },
@@ -203,7 +257,15 @@ export function loopbackConfig(dsn: Dsn = { kind: "memory" }): GatehouseConfig {
   // Tests and benchmarks submit many logins from one address; the suites that test limits turn them on.
   config.identity.rateLimitIdentifierAttempts = 0;
   config.identity.rateLimitIpAttempts = 0;
-  for (const plane of [config.serve.read, config.serve.write, config.serve.opl, config.serve.identityPublic, config.serve.identityAdmin]) {
+  for (const plane of [
+    config.serve.read,
+    config.serve.write,
+    config.serve.opl,
+    config.serve.identityPublic,
+    config.serve.identityAdmin,
+    config.serve.oauth2Public,
+    config.serve.oauth2Admin,
+  ]) {
     plane.host = "127.0.0.1";
     plane.port = 0;
   }
@@ -287,8 +349,18 @@ function asHttpUrls(raw: unknown, source: string): string[] {
   return list.map((u, i) => asHttpUrl(u, `${source}[${i}]`));
 }
 
-function planeKeys(plane: "read" | "write" | "opl" | "identityPublic" | "identityAdmin"): KeySpec[] {
-  const name = plane === "identityPublic" ? "identity.public" : plane === "identityAdmin" ? "identity.admin" : plane;
+const PLANE_KEY_NAMES: Record<"read" | "write" | "opl" | "identityPublic" | "identityAdmin" | "oauth2Public" | "oauth2Admin", string> = {
+  read: "read",
+  write: "write",
+  opl: "opl",
+  identityPublic: "identity.public",
+  identityAdmin: "identity.admin",
+  oauth2Public: "oauth2.public",
+  oauth2Admin: "oauth2.admin",
+};
+
+function planeKeys(plane: keyof typeof PLANE_KEY_NAMES): KeySpec[] {
+  const name = PLANE_KEY_NAMES[plane];
   const upper = name.toUpperCase().replace(".", "_");
   return [
     {
@@ -312,6 +384,8 @@ const KEYS: readonly KeySpec[] = [
   ...planeKeys("opl"),
   ...planeKeys("identityPublic"),
   ...planeKeys("identityAdmin"),
+  ...planeKeys("oauth2Public"),
+  ...planeKeys("oauth2Admin"),
   {
     path: "serve.h2c",
     env: "GATEHOUSE_SERVE_H2C",
@@ -539,6 +613,65 @@ const KEYS: readonly KeySpec[] = [
       c.identity.registrationWebHook.authHeader = text;
     },
   },
+  {
+    path: "oauth2.issuer",
+    env: "GATEHOUSE_OAUTH2_ISSUER",
+    apply: (c, raw, source) => (c.oauth2.issuer = asHttpUrl(raw, source).replace(/\/+$/, "")),
+  },
+  { path: "oauth2.urls.login", env: "GATEHOUSE_OAUTH2_URLS_LOGIN", apply: (c, raw, source) => (c.oauth2.loginUrl = asHttpUrl(raw, source)) },
+  { path: "oauth2.urls.consent", env: "GATEHOUSE_OAUTH2_URLS_CONSENT", apply: (c, raw, source) => (c.oauth2.consentUrl = asHttpUrl(raw, source)) },
+  { path: "oauth2.urls.logout", env: "GATEHOUSE_OAUTH2_URLS_LOGOUT", apply: (c, raw, source) => (c.oauth2.logoutUrl = asHttpUrl(raw, source)) },
+  {
+    path: "oauth2.secrets.system",
+    env: "GATEHOUSE_OAUTH2_SECRETS_SYSTEM",
+    apply: (c, raw, source) => {
+      const list = typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter((s) => s !== "") : raw;
+      if (!Array.isArray(list)) throw configError(source, "expected a list of secrets (at least 16 characters each)");
+      c.oauth2.systemSecrets = list.map((secret, i) => {
+        if (typeof secret !== "string" || secret.length < 16) throw configError(`${source}[${i}]`, "a system secret needs at least 16 characters");
+        return secret;
+      });
+    },
+  },
+  {
+    path: "oauth2.token_prefix",
+    env: "GATEHOUSE_OAUTH2_TOKEN_PREFIX",
+    apply: (c, raw, source) => {
+      const prefix = asString(raw, source);
+      if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw configError(source, `expected 1 to 16 lowercase letters or digits starting with a letter, got "${prefix}"`);
+      c.oauth2.tokenPrefix = prefix;
+    },
+  },
+  ...(
+    [
+      ["access_token", "accessTokenLifespanMillis", 60_000],
+      ["refresh_token", "refreshTokenLifespanMillis", 60_000],
+      ["id_token", "idTokenLifespanMillis", 60_000],
+      ["auth_code", "authCodeLifespanMillis", 10_000],
+      ["login_consent_request", "loginConsentRequestLifespanMillis", 60_000],
+      ["authentication_session", "authenticationSessionLifespanMillis", 60_000],
+    ] as const
+  ).map(
+    ([name, field, min]): KeySpec => ({
+      path: `oauth2.ttl.${name}_millis`,
+      env: `GATEHOUSE_OAUTH2_TTL_${name.toUpperCase()}_MILLIS`,
+      apply: (c, raw, source) => (c.oauth2[field] = asInt(raw, source, min, 10 * 365 * 86_400_000)),
+    }),
+  ),
+  { path: "oauth2.pkce.enforced", env: "GATEHOUSE_OAUTH2_PKCE_ENFORCED", apply: (c, raw, source) => (c.oauth2.pkceEnforced = asBool(raw, source)) },
+  {
+    path: "oauth2.client_secret.pbkdf2_iterations",
+    env: "GATEHOUSE_OAUTH2_CLIENT_SECRET_PBKDF2_ITERATIONS",
+    apply: (c, raw, source) => (c.oauth2.clientSecretIterations = asInt(raw, source, 1_000, 10_000_000)),
+  },
+  { path: "oauth2.claims.email", env: "GATEHOUSE_OAUTH2_CLAIMS_EMAIL", apply: (c, raw, source) => (c.oauth2.emailClaimTrait = asString(raw, source)) },
+  { path: "oauth2.claims.name", env: "GATEHOUSE_OAUTH2_CLAIMS_NAME", apply: (c, raw, source) => (c.oauth2.nameClaimTrait = asString(raw, source)) },
+  {
+    path: "oauth2.admin.api_key_hashes",
+    env: "GATEHOUSE_OAUTH2_ADMIN_API_KEY_HASHES",
+    apply: (c, raw, source) => (c.oauth2.adminApiKeyHashes = asHashes(raw, source)),
+  },
+  { path: "oauth2.trust_proxy", env: "GATEHOUSE_OAUTH2_TRUST_PROXY", apply: (c, raw, source) => (c.oauth2.trustProxy = asBool(raw, source)) },
   {
     path: "redis.url",
     env: "GATEHOUSE_REDIS_URL",

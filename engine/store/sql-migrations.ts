@@ -165,6 +165,68 @@ export const migrations: readonly Migration[] = [
       `CREATE INDEX identity_flows_by_expiry ON identity_flows (expires_at)`,
     ],
   },
+  {
+    version: 4,
+    name: "create_oauth2_store",
+    up: [
+      // The OAuth2 service (services/oauth2/store/sql-oauth2-store.ts). JSON is kept as TEXT, as in migration 3.
+      // What oidc-provider persists: one row per (model, id) with the payload and the fields it is looked up
+      // by. `consume` sets consumed_at with a conditional UPDATE, so of concurrent consumers exactly one wins.
+      `CREATE TABLE oauth2_artifacts (
+        model TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        grant_id TEXT NULL,
+        account_id TEXT NULL,
+        uid TEXT NULL,
+        user_code TEXT NULL,
+        expires_at TIMESTAMPTZ NULL,
+        consumed_at TIMESTAMPTZ NULL,
+        CONSTRAINT oauth2_artifacts_pkey PRIMARY KEY (model, id)
+      )`,
+      `CREATE INDEX oauth2_artifacts_by_grant ON oauth2_artifacts (grant_id) WHERE grant_id IS NOT NULL`,
+      `CREATE INDEX oauth2_artifacts_by_account ON oauth2_artifacts (model, account_id) WHERE account_id IS NOT NULL`,
+      `CREATE INDEX oauth2_artifacts_by_uid ON oauth2_artifacts (model, uid) WHERE uid IS NOT NULL`,
+      `CREATE INDEX oauth2_artifacts_by_user_code ON oauth2_artifacts (model, user_code) WHERE user_code IS NOT NULL`,
+      `CREATE INDEX oauth2_artifacts_by_expiry ON oauth2_artifacts (expires_at) WHERE expires_at IS NOT NULL`,
+      // Clients in Hydra's JSON shape (body), listed in client_id order and filtered by name and owner.
+      `CREATE TABLE oauth2_clients (
+        client_id TEXT NOT NULL PRIMARY KEY,
+        client_name TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL
+      )`,
+      // Consent sessions; a subject's are listed newest first (handled_at, id descending).
+      `CREATE TABLE oauth2_consents (
+        id TEXT NOT NULL PRIMARY KEY,
+        subject TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        grant_id TEXT NOT NULL,
+        login_session_id TEXT NULL,
+        remember BOOLEAN NOT NULL,
+        handled_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NULL,
+        body TEXT NOT NULL
+      )`,
+      `CREATE INDEX oauth2_consents_by_client ON oauth2_consents (subject, client_id, handled_at)`,
+      `CREATE INDEX oauth2_consents_by_subject ON oauth2_consents (subject, handled_at, id)`,
+      `CREATE INDEX oauth2_consents_by_expiry ON oauth2_consents (expires_at) WHERE expires_at IS NOT NULL`,
+      // JSON Web Key sets; seq orders a set newest first (most recently added).
+      `CREATE TABLE oauth2_keys (
+        set_name TEXT NOT NULL,
+        kid TEXT NOT NULL,
+        jwk TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        seq BIGSERIAL NOT NULL,
+        CONSTRAINT oauth2_keys_pkey PRIMARY KEY (set_name, kid)
+      )`,
+      `CREATE INDEX oauth2_keys_by_set ON oauth2_keys (set_name, seq)`,
+      // Bumped in the transaction of every key change, so nodes can poll one row to know when to reload keys.
+      `INSERT INTO gatehouse_settings (name, value) VALUES ('oauth2_keys_version', '0') ON CONFLICT (name) DO NOTHING`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

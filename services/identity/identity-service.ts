@@ -15,6 +15,7 @@ import { LogoutFlows } from "./flows/logout.js";
 import { SelfService } from "./flows/self-service.js";
 import type { SubmissionHook } from "./api/public-routes.js";
 import { RegistrationWebHook, type WebHookConfig } from "./hooks/web-hook.js";
+import type { OAuth2BridgeRef } from "./oauth2-bridge.js";
 import type { SessionRevocationChannel } from "./session-revocations.js";
 import { SessionService } from "./sessions.js";
 import type { IdentityStore } from "./store/identity-store.js";
@@ -56,6 +57,11 @@ export interface IdentityPlanesOptions {
   readonly shutdownTimeoutMillis?: number;
   /** Shared request metrics (served on the admin plane's `/metrics`). */
   readonly metrics?: ServerMetrics;
+  /**
+   * The OAuth2 service, for the built-in login, consent and logout app on the public plane (`/ui/oauth2/*`);
+   * late-bound: set `current` once the OAuth2 service is up. Absent or unset: those pages answer 404.
+   */
+  readonly oauth2?: OAuth2BridgeRef;
 }
 
 /** The running planes. */
@@ -119,6 +125,7 @@ export async function startIdentityPlanes(options: IdentityPlanesOptions): Promi
       browser,
       logout: new LogoutFlows(options.store, sessions, browser),
       ...(options.beforeSubmit === undefined ? {} : { beforeSubmit: options.beforeSubmit }),
+      ...(options.oauth2 === undefined ? {} : { oauth2: options.oauth2 }),
     });
     adminRoutes = createAdminRoutes({
       store: options.store,

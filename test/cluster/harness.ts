@@ -140,6 +140,9 @@ export interface NodePorts {
   /** The identity service's planes (every node serves them too). */
   readonly identityPublic: number;
   readonly identityAdmin: number;
+  /** The OAuth2 service's planes. */
+  readonly oauth2Public: number;
+  readonly oauth2Admin: number;
 }
 
 /** How to start one `gatehouse serve` process. */
@@ -203,6 +206,10 @@ function nodeEnv(options: NodeOptions, ports: NodePorts): NodeJS.ProcessEnv {
     GATEHOUSE_SERVE_IDENTITY_PUBLIC_PORT: String(ports.identityPublic),
     GATEHOUSE_SERVE_IDENTITY_ADMIN_HOST: "127.0.0.1",
     GATEHOUSE_SERVE_IDENTITY_ADMIN_PORT: String(ports.identityAdmin),
+    GATEHOUSE_SERVE_OAUTH2_PUBLIC_HOST: "127.0.0.1",
+    GATEHOUSE_SERVE_OAUTH2_PUBLIC_PORT: String(ports.oauth2Public),
+    GATEHOUSE_SERVE_OAUTH2_ADMIN_HOST: "127.0.0.1",
+    GATEHOUSE_SERVE_OAUTH2_ADMIN_PORT: String(ports.oauth2Admin),
     GATEHOUSE_ENGINE_EVALUATOR_THREADS: "1",
     GATEHOUSE_SERVE_SHUTDOWN_TIMEOUT_MS: String(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   });
@@ -341,12 +348,23 @@ class NodeProcess implements GatehouseNode {
   }
 }
 
+/** Listeners per node: read, write, OPL, identity public and admin, OAuth2 public and admin. */
+const PORTS_PER_NODE = 7;
+
 /** Starts one node and waits until `/health/ready` answers 200 on its read port. */
 export async function startNode(options: NodeOptions): Promise<GatehouseNode> {
   let ports = options.ports;
   if (ports === undefined) {
-    const [read, write, opl, identityPublic, identityAdmin] = await pickFreePorts(5);
-    ports = { read: read!, write: write!, opl: opl!, identityPublic: identityPublic!, identityAdmin: identityAdmin! };
+    const [read, write, opl, identityPublic, identityAdmin, oauth2Public, oauth2Admin] = await pickFreePorts(PORTS_PER_NODE);
+    ports = {
+      read: read!,
+      write: write!,
+      opl: opl!,
+      identityPublic: identityPublic!,
+      identityAdmin: identityAdmin!,
+      oauth2Public: oauth2Public!,
+      oauth2Admin: oauth2Admin!,
+    };
   }
   const node = new NodeProcess(options, ports);
   await node.start();
@@ -386,13 +404,15 @@ export interface Cluster {
 
 /** Starts `n` nodes; with a schema, the first one starts and takes the schema, then the rest start together. */
 export async function startCluster(n: number, options: ClusterOptions): Promise<Cluster> {
-  const flat = await pickFreePorts(5 * n);
+  const flat = await pickFreePorts(PORTS_PER_NODE * n);
   const portsOf = (i: number): NodePorts => ({
-    read: flat[5 * i]!,
-    write: flat[5 * i + 1]!,
-    opl: flat[5 * i + 2]!,
-    identityPublic: flat[5 * i + 3]!,
-    identityAdmin: flat[5 * i + 4]!,
+    read: flat[PORTS_PER_NODE * i]!,
+    write: flat[PORTS_PER_NODE * i + 1]!,
+    opl: flat[PORTS_PER_NODE * i + 2]!,
+    identityPublic: flat[PORTS_PER_NODE * i + 3]!,
+    identityAdmin: flat[PORTS_PER_NODE * i + 4]!,
+    oauth2Public: flat[PORTS_PER_NODE * i + 5]!,
+    oauth2Admin: flat[PORTS_PER_NODE * i + 6]!,
   });
   const nodes = Array.from({ length: n }, (_, i) => new NodeProcess({ ...options, name: `node${i}` }, portsOf(i)));
   const stopAll = async (): Promise<void> => {

@@ -36,18 +36,30 @@ const allServePorts = [
   ...allPlanePorts,
   defaults.serve.identityPublic.port,
   defaults.serve.identityAdmin.port,
+  defaults.serve.oauth2Public.port,
+  defaults.serve.oauth2Admin.port,
 ].sort();
 /** The identity service's planes (Kratos's public and admin ports). */
 const identityPorts: Record<"public" | "admin", number> = {
   public: defaults.serve.identityPublic.port,
   admin: defaults.serve.identityAdmin.port,
 };
-const allIdentityPorts = Object.values(identityPorts).sort();
+/** The OAuth2 service's planes (Hydra's public and admin ports). */
+const oauth2Ports: Record<"public" | "admin", number> = {
+  public: defaults.serve.oauth2Public.port,
+  admin: defaults.serve.oauth2Admin.port,
+};
+/** The planes that speak REST over HTTP/1.1 only (no gRPC server behind them). */
+const restOnlyPorts = [...Object.values(identityPorts), ...Object.values(oauth2Ports)].sort();
+/** The admin planes: never published beyond the host's loopback. */
+const adminPorts = [identityPorts.admin, oauth2Ports.admin];
 /** The Deployment's container ports by name (names are at most 15 characters in Kubernetes). */
 const namedServePorts: Record<string, number> = {
   ...planePorts,
   "identity-public": identityPorts.public,
   "identity-admin": identityPorts.admin,
+  "oauth2-public": oauth2Ports.public,
+  "oauth2-admin": oauth2Ports.admin,
 };
 
 // ---------------------------------------------------------------------------------------------- helpers
@@ -143,9 +155,10 @@ interface ExecResult {
   stderr: string;
 }
 
+// Generous: `serve --help` loads every service's modules (oidc-provider included), slow on a busy machine.
 function run(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
   return new Promise((resolvePromise) => {
-    execFile(file, args, { cwd: options.cwd ?? root, env: options.env ?? process.env, timeout: 8_000 }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd: options.cwd ?? root, env: options.env ?? process.env, timeout: 25_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
       resolvePromise({ code, stdout, stderr });
     });
@@ -339,17 +352,39 @@ const services: Record<string, Y> = compose.services;
 const gatehouseServices = Object.entries(services).filter(([, s]) => s.build?.dockerfile === "deploy/Dockerfile");
 const gatehouseImage: string = services.migrate?.image;
 
-function envOf(service: Y): Record<string, string> {
+/**
+ * Compose's variable interpolation of one value: `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+ * `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}`, `${VAR+alt}` (no nesting), against the host's variables.
+ */
+function interpolate(text: string, host: Record<string, string | undefined>): string {
+  return text.replace(/\$\$|\$\{(\w+)(?:(:?)([-?+])([^}]*))?\}|\$(\w+)/g, (whole, name?: string, colon?: string, op?: string, arg?: string, bare?: string) => {
+    if (whole === "$$") return "$";
+    if (bare !== undefined) return host[bare] ?? "";
+    const value = host[name!];
+    const set = colon === ":" ? value !== undefined && value !== "" : value !== undefined;
+    if (op === "-") return set ? value! : arg!;
+    if (op === "?") {
+      if (!set) throw new Error(`compose: required variable ${name} is missing: ${arg}`);
+      return value!;
+    }
+    if (op === "+") return set ? arg! : "";
+    return value ?? "";
+  });
+}
+
+/**
+ * A service's environment after interpolation against the host's variables (by default none: a fresh
+ * `docker compose up`); `host: null` gives the values as written.
+ */
+function envOf(service: Y, host: Record<string, string | undefined> | null = {}): Record<string, string> {
   const env = service.environment ?? {};
-  if (Array.isArray(env)) {
-    return Object.fromEntries(
-      env.map((e: string) => {
+  const entries: [string, string][] = Array.isArray(env)
+    ? env.map((e: string) => {
         const at = e.indexOf("=");
         return [e.slice(0, at), e.slice(at + 1)];
-      }),
-    );
-  }
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+      })
+    : Object.entries(env).map(([k, v]) => [k, String(v)]);
+  return Object.fromEntries(entries.map(([k, v]) => [k, host === null ? v : interpolate(v, host)]));
 }
 
 /** The container side of a published port ("4466:4466", "127.0.0.1:9901:9901"). */
@@ -361,6 +396,12 @@ function containerPort(mapping: string | number): number {
 function hostAddress(mapping: string | number): string | undefined {
   const parts = String(mapping).split(":");
   return parts.length === 3 ? parts[0] : undefined;
+}
+
+/** The host side of a published port ("4466:4466" → 4466, "127.0.0.1:9901:9901" → 9901). */
+function hostPort(mapping: string | number): number {
+  const parts = String(mapping).split(":");
+  return Number(parts.length === 1 ? parts[0]!.split("/")[0] : parts.at(-2));
 }
 
 // -------------------------------------------------------------------------------------------------- envoy
@@ -376,6 +417,37 @@ function envoyRouteClusters(listener: Y): string[] {
   return envoyHcm(listener).route_config.virtual_hosts.flatMap((vh: Y) =>
     vh.routes.filter((r: Y) => r.route?.cluster !== undefined).map((r: Y) => r.route.cluster as string),
   );
+}
+
+/** The listener on an Envoy port. */
+function envoyListener(port: number): Y {
+  return envoy.static_resources.listeners.find((l: Y) => l.address.socket_address.port_value === port);
+}
+
+/** The node ports Envoy's listener on `port` sends requests to (its routes' clusters' endpoints). */
+function envoyUpstreamPorts(port: number): number[] {
+  const listener = envoyListener(port);
+  if (listener === undefined) return [];
+  const ports = envoyRouteClusters(listener).flatMap((name) =>
+    envoy.static_resources.clusters
+      .filter((c: Y) => c.name === name)
+      .flatMap((c: Y) => c.load_assignment.endpoints.flatMap((e: Y) => e.lb_endpoints.map((l: Y) => l.endpoint.address.socket_address.port_value as number))),
+  );
+  return [...new Set(ports)];
+}
+
+/**
+ * Which node port a URL on the compose host reaches: the URL's port, published by the compose Envoy, to an
+ * Envoy listener, whose routes lead to the nodes' port. Undefined when the chain breaks anywhere.
+ */
+function composePlanePortOf(url: string): number | undefined {
+  const u = new URL(url);
+  if (!["127.0.0.1", "localhost"].includes(u.hostname)) return undefined;
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  const mapping = (services.envoy.ports as string[]).find((m) => hostPort(m) === port);
+  if (mapping === undefined) return undefined;
+  const upstream = envoyUpstreamPorts(containerPort(mapping));
+  return upstream.length === 1 ? upstream[0] : undefined;
 }
 
 /** Every header name a config removes (`*headers_to_remove` lists, at any depth), lower-cased. */
@@ -397,10 +469,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The bound port of the plane whose default port is `port` (identity planes included). */
+/** The bound port of the plane whose default port is `port` (identity and OAuth2 planes included). */
 function livePort(port: number): number {
   if (port === identityPorts.public) return server!.identity.ports.public;
   if (port === identityPorts.admin) return server!.identity.ports.admin;
+  if (port === oauth2Ports.public) return server!.oauth2.ports.public;
+  if (port === oauth2Ports.admin) return server!.oauth2.ports.admin;
   const plane = (Object.keys(planePorts) as ("read" | "write" | "opl")[]).find((p) => planePorts[p] === port);
   expect(plane, `a plane listens on ${port} by default`).toBeDefined();
   return server!.planes.ports[plane!];
@@ -481,7 +555,7 @@ describe("deploy/ files", () => {
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });
 
 describe("deploy/Dockerfile", () => {
@@ -617,10 +691,64 @@ describe("deploy/docker-compose.yaml", () => {
       const base = new URL(config.identity.publicBaseUrl!);
       expect(Number(base.port)).toBe(identityPorts.public);
       expect((services.envoy.ports as string[]).map(containerPort)).toContain(Number(base.port));
+      expect(composePlanePortOf(base.href), `${base.href} leads to the identity public plane`).toBe(identityPorts.public);
     }
     // Flows, redirects and the CSRF cookie's name derive from the base URL: every node must agree on it.
     const urls = new Set([1, 2, 3].map((n) => envOf(services[`gatehouse-${n}`]).GATEHOUSE_IDENTITY_PUBLIC_BASE_URL));
     expect(urls.size).toBe(1);
+  });
+
+  it("runs the OAuth2 service behind Envoy with one issuer and one system secret on every node", async () => {
+    for (const n of [1, 2, 3]) {
+      const node = services[`gatehouse-${n}`];
+      const env = envOf(node);
+      const config = loadConfig({ env });
+      expect(config.serve.oauth2Public.port).toBe(oauth2Ports.public);
+      expect(config.serve.oauth2Admin.port).toBe(oauth2Ports.admin);
+      // Clients discover the issuer: it must be Envoy's published OAuth2 listener, not a node's own address.
+      expect(config.oauth2.issuer, "GATEHOUSE_OAUTH2_ISSUER").toBeDefined();
+      expect(composePlanePortOf(config.oauth2.issuer!), `${config.oauth2.issuer} leads to the OAuth2 public plane`).toBe(oauth2Ports.public);
+      // The nodes see Envoy's connection: they take the scheme (and host) from its X-Forwarded-* headers.
+      expect(config.oauth2.trustProxy, "GATEHOUSE_OAUTH2_TRUST_PROXY").toBe(true);
+      // The login, consent and logout apps (the identity service's built-in pages unless configured) are
+      // reachable by browsers through Envoy, on the identity public plane.
+      const ui = {
+        login: config.oauth2.loginUrl ?? `${config.identity.publicBaseUrl!}/ui/oauth2/login`,
+        consent: config.oauth2.consentUrl ?? `${config.identity.publicBaseUrl!}/ui/oauth2/consent`,
+        logout: config.oauth2.logoutUrl ?? `${config.identity.publicBaseUrl!}/ui/oauth2/logout`,
+      };
+      for (const [name, url] of Object.entries(ui)) {
+        expect(composePlanePortOf(url), `oauth2 ${name} app at ${url}`).toBe(identityPorts.public);
+        // And the running identity public plane has that page (400 without a challenge, not 404).
+        const res = await fetch(`http://127.0.0.1:${livePort(identityPorts.public)}${new URL(url).pathname}`, { redirect: "manual" });
+        expect(res.status, `${name} page ${new URL(url).pathname}`).not.toBe(404);
+      }
+
+      // The system secret comes from the host's environment: required, or with a marked development default.
+      const raw = envOf(node, null).GATEHOUSE_OAUTH2_SECRETS_SYSTEM;
+      const m = /^\$\{(\w+)(:-|:\?)([^}]*)\}$/.exec(raw ?? "");
+      expect(m, `GATEHOUSE_OAUTH2_SECRETS_SYSTEM=${raw}`).not.toBeNull();
+      const [, variable, op, fallback] = m!;
+      if (op === ":-") {
+        expect(fallback, "the default secret says it is for development only").toMatch(/insecure|dev/i);
+        expect(config.oauth2.systemSecrets).toEqual([fallback]);
+      } else {
+        expect(() => envOf(node)).toThrow(variable!);
+      }
+      // A value exported on the host wins, rotation lists included.
+      const exported = "0123456789abcdef-new,0123456789abcdef-old";
+      const configured = loadConfig({ env: envOf(node, { [variable!]: exported }) });
+      expect(configured.oauth2.systemSecrets).toEqual(exported.split(","));
+    }
+    // Tokens, cookies and discovery derive from these: every node must agree on them.
+    for (const key of ["GATEHOUSE_OAUTH2_ISSUER", "GATEHOUSE_OAUTH2_SECRETS_SYSTEM", "GATEHOUSE_IDENTITY_PUBLIC_BASE_URL"]) {
+      const values = new Set([1, 2, 3].map((n) => envOf(services[`gatehouse-${n}`], null)[key]));
+      expect(values.size, key).toBe(1);
+    }
+    // The running OAuth2 public plane serves discovery at the issuer.
+    const res = await fetch(`http://127.0.0.1:${livePort(oauth2Ports.public)}/.well-known/openid-configuration`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { issuer: string }).issuer).toBe(server!.oauth2.issuer);
   });
 
   it("fronts the nodes with Envoy on the default ports", () => {
@@ -632,8 +760,9 @@ describe("deploy/docker-compose.yaml", () => {
     for (const p of [...allServePorts, envoy.admin.address.socket_address.port_value]) {
       expect(published).toContain(p);
     }
-    // The identity admin API (identities, sessions) and Envoy's admin interface stay on the host's loopback.
-    for (const p of [identityPorts.admin, envoy.admin.address.socket_address.port_value]) {
+    // The admin APIs (identities, sessions; OAuth2 clients, keys, consents) and Envoy's admin interface stay
+    // on the host's loopback.
+    for (const p of [...adminPorts, envoy.admin.address.socket_address.port_value]) {
       const mapping = (proxy.ports as string[]).find((m) => containerPort(m) === p)!;
       expect(hostAddress(mapping), mapping).toBe("127.0.0.1");
     }
@@ -658,8 +787,8 @@ describe("deploy/envoy/envoy.yaml", () => {
         expect(cluster.lb_policy).toBe("ROUND_ROBIN");
         const http = cluster.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
         const http2 = http.explicit_http_config?.http2_protocol_options ?? http.use_downstream_protocol_config?.http2_protocol_options;
-        if (allIdentityPorts.includes(port)) {
-          // The identity planes are REST over HTTP/1.1: h2c would reach the plane's gRPC server instead.
+        if (restOnlyPorts.includes(port)) {
+          // The identity and OAuth2 planes are REST over HTTP/1.1: h2c would reach the plane's gRPC server instead.
           expect(http.explicit_http_config?.http_protocol_options, `${name} speaks HTTP/1.1 upstream`).toBeDefined();
           expect(http2, `${name} never speaks HTTP/2 upstream`).toBeUndefined();
         } else {
@@ -678,7 +807,7 @@ describe("deploy/envoy/envoy.yaml", () => {
           // The planes answer plain HTTP/1.1 health checks; h2c goes to the gRPC server.
           expect(hc.http_health_check.codec_client_type ?? "HTTP1").toBe("HTTP1");
           await expectReadinessPath(hc.http_health_check.path);
-          // And the running plane at this port answers it (the identity planes included).
+          // And the running plane at this port answers it (the identity and OAuth2 planes included).
           const res = await fetch(`http://127.0.0.1:${livePort(port)}${hc.http_health_check.path}`);
           expect(res.status, `:${port}${hc.http_health_check.path}`).toBe(200);
         }
@@ -702,6 +831,20 @@ describe("deploy/envoy/envoy.yaml", () => {
       expect(removed.filter((h) => h === "cookie" || h === "set-cookie"), `:${port}`).toEqual([]);
       expect(["AUTO", "HTTP1"], `:${port} accepts HTTP/1.1 clients`).toContain(hcm.codec_type ?? "AUTO");
     }
+  });
+
+  it("sets the X-Forwarded-* headers the OAuth2 nodes trust, whatever the client sends", () => {
+    const trusting = loadConfig({ env: envOf(services["gatehouse-1"]) }).oauth2.trustProxy;
+    expect(trusting).toBe(true);
+    const listener = envoyListener(oauth2Ports.public);
+    expect(envoyUpstreamPorts(oauth2Ports.public)).toEqual([oauth2Ports.public]);
+    const hcm = envoyHcm(listener);
+    // Envoy is the edge: it overwrites X-Forwarded-Proto with the client connection's scheme (no trusted hops
+    // before it) and appends the client's address to X-Forwarded-For.
+    expect(hcm.use_remote_address).toBe(true);
+    expect(hcm.xff_num_trusted_hops ?? 0).toBe(0);
+    // Envoy passes the Host through and never sets X-Forwarded-Host: a client's own one must not reach the nodes.
+    expect(removedHeaders(listener)).toContain("x-forwarded-host");
   });
 
   it("has an admin port", () => {
@@ -792,6 +935,19 @@ describe("deploy/kubernetes/base", () => {
     }
   });
 
+  it("serves the OAuth2 service's metrics on its admin port, not on its public port", async () => {
+    const admin = namedPorts.get("oauth2-admin")!;
+    const pub = namedPorts.get("oauth2-public")!;
+    for (const path of metricsPaths) {
+      const p = await fetch(`http://127.0.0.1:${livePort(pub)}${path}`);
+      expect(p.status, `:${pub}${path}`).toBe(404);
+    }
+    // The admin port's registry counts the public plane's requests (those 404s included).
+    const a = await fetch(`http://127.0.0.1:${livePort(admin)}/metrics`);
+    expect(a.status, `:${admin}/metrics`).toBe(200);
+    expect(await a.text()).toContain('gatehouse_rpc_requests_total{plane="oauth2-public"');
+  });
+
   it("runs non-root on a read-only root filesystem with a writable /tmp", () => {
     expect(podSpec.securityContext.runAsNonRoot).toBe(true);
     expect(podSpec.securityContext.runAsUser).toBeGreaterThan(0);
@@ -825,6 +981,21 @@ describe("deploy/kubernetes/base", () => {
     // A placeholder for the URL browsers reach the identity public plane at (https: Secure cookies).
     expect(configMap.data.GATEHOUSE_IDENTITY_PUBLIC_BASE_URL).toMatch(/REPLACE-ME/);
     expect(config.identity.publicBaseUrl).toMatch(/^https:\/\//);
+    // The OAuth2 service: its ports, a placeholder issuer (the Ingress's https URL, which terminates TLS, so
+    // the pods trust its X-Forwarded-* headers) and a system secret every pod shares, kept in the Secret.
+    expect(config.serve.oauth2Public.port).toBe(oauth2Ports.public);
+    expect(config.serve.oauth2Admin.port).toBe(oauth2Ports.admin);
+    expect(configMap.data.GATEHOUSE_OAUTH2_ISSUER).toMatch(/REPLACE-ME/);
+    expect(config.oauth2.issuer).toMatch(/^https:\/\//);
+    expect(config.oauth2.trustProxy).toBe(true);
+    expect(configMap.data.GATEHOUSE_OAUTH2_SECRETS_SYSTEM).toBeUndefined();
+    expect(secret.stringData.GATEHOUSE_OAUTH2_SECRETS_SYSTEM).toBeDefined();
+    expect(config.oauth2.systemSecrets.length).toBeGreaterThan(0);
+    // The login, consent and logout apps: the identity service's pages on its https base URL by default, or
+    // other https URLs (browsers carry the session there).
+    for (const url of [config.oauth2.loginUrl, config.oauth2.consentUrl, config.oauth2.logoutUrl]) {
+      if (url !== undefined) expect(url).toMatch(/^https:\/\//);
+    }
   });
 
   it("gives graceful shutdown time to finish before Kubernetes kills the pod", () => {

@@ -195,6 +195,10 @@ describe("the gatehouse serve command", () => {
         GATEHOUSE_SERVE_WRITE_PORT: "0",
         GATEHOUSE_SERVE_OPL_HOST: "127.0.0.1",
         GATEHOUSE_SERVE_OPL_PORT: "0",
+        GATEHOUSE_SERVE_IDENTITY_PUBLIC_PORT: "0",
+        GATEHOUSE_SERVE_IDENTITY_ADMIN_PORT: "0",
+        GATEHOUSE_SERVE_OAUTH2_PUBLIC_PORT: "0",
+        GATEHOUSE_SERVE_OAUTH2_ADMIN_PORT: "0",
       },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -11,7 +11,9 @@ import type { LogoutFlows } from "../flows/logout.js";
 import { SelfService, type SubmitResult } from "../flows/self-service.js";
 import { clearedSessionCookie, SESSION_COOKIE, SessionService, sessionCookie } from "../sessions.js";
 import type { IdentityStore } from "../store/identity-store.js";
+import type { OAuth2BridgeRef } from "../oauth2-bridge.js";
 import { prefersHtml, sendErrorPage } from "../ui/html.js";
+import { oauth2AppRoutes } from "../ui/oauth2-app.js";
 import { redirect, uiRoutes } from "../ui/pages.js";
 import { cookieValue, errorResponse, KratosHttpError, linkHeader, readFormOrJson, sendError, sendJson, sendNoContent, wantsJson } from "./http-io.js";
 import { identityJson, sessionJson } from "./kratos-json.js";
@@ -34,6 +36,8 @@ export interface PublicRoutesOptions {
   readonly browser: BrowserFlows;
   readonly logout: LogoutFlows;
   readonly beforeSubmit?: SubmissionHook;
+  /** The OAuth2 service, for the built-in login, consent and logout app (`/ui/oauth2/*`; 404 without it). */
+  readonly oauth2?: OAuth2BridgeRef;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, url: URL, match: RegExpExecArray) => Promise<void>;
@@ -336,6 +340,7 @@ export function createPublicRoutes(options: PublicRoutesOptions): (req: Incoming
     ],
     ...schemaRoutes(schemas),
     ...uiRoutes({ flows, sessions, browser, logout }),
+    ...oauth2AppRoutes({ bridge: options.oauth2 ?? { current: undefined }, sessions, browser }),
   ];
   const formOrigins = browser.formOrigins();
   return dispatch(routes, (req, res, err, url) => {
