@@ -24,14 +24,15 @@ import { EXTRA_CLIENT_PROPERTIES, toProviderMetadata } from "./clients/provider-
 import type { HydraClient } from "./clients/hydra-client.js";
 import { createIntrospector, type TokenIntrospector } from "./flows/introspection.js";
 import { LoginConsentService } from "./flows/login-consent.js";
-import { createKeyVault, type KeyVault } from "./keys/key-vault.js";
+import { ACCESS_TOKEN_SET, createKeyVault, type KeyVault } from "./keys/key-vault.js";
+import { createJwtAccessTokens } from "./keys/jwt-access-tokens.js";
 import { createOpaqueTokens } from "./keys/opaque-tokens.js";
 import { loadSystemSecrets } from "./keys/system-secrets.js";
 import { createChallengeCodec, type ChallengeCodec } from "./provider/challenges.js";
 import { createProvider, DEFAULT_LIFESPANS, type AccountLookup, type TokenLifespans } from "./provider/create-provider.js";
 import type { ScopeRegistrar } from "./provider/open-scopes.js";
 import { autoPostPage } from "./provider/pages.js";
-import { registerRequestScopes } from "./provider/request-scopes.js";
+import { prepareRequest } from "./provider/prepare-request.js";
 import type { OAuth2Store } from "./store/oauth2-store.js";
 
 /** Grant and response types the provider serves; clients' others are left out of their provider metadata. */
@@ -89,7 +90,9 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 interface ProviderGeneration {
   readonly provider: Provider;
   readonly registerScopes: ScopeRegistrar;
+  standInForJwt(jwt: string): Promise<string | undefined>;
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly introspector: TokenIntrospector;
 }
 
 /** Starts both planes. */
@@ -132,11 +135,12 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
       ...(client.rotated_secrets === undefined || client.rotated_secrets.length === 0 ? {} : { rotated_secrets: client.rotated_secrets }),
     });
     const build = async (): Promise<ProviderGeneration> => {
-      const { provider, registerScopes } = createProvider({
+      const { provider, registerScopes, standInForJwt } = createProvider({
         issuer,
         store: options.store,
         tokens,
         storageIdKeys: secrets.derive("gatehouse oauth2 storage id"),
+        jwtAccessTokens: await createJwtAccessTokens(await vault.privateSet(ACCESS_TOKEN_SET), issuer),
         challenges,
         toClientMetadata: toMetadata,
         extraClientProperties: [...EXTRA_CLIENT_PROPERTIES, "rotated_secrets"],
@@ -152,7 +156,7 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
       provider.on("server_error", (_ctx: unknown, err: unknown) => {
         log(`oauth2: server error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       });
-      return { provider, registerScopes, handle: provider.callback() };
+      return { provider, registerScopes, standInForJwt, handle: provider.callback(), introspector: createIntrospector(provider, issuer) };
     };
 
     let generation = await build();
@@ -168,7 +172,7 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
       clientJson: publicClientJson,
     });
     const introspector: TokenIntrospector = {
-      introspect: (token, scope) => createIntrospector(generation.provider, issuer).introspect(token, scope),
+      introspect: (token, scope) => generation.introspector.introspect(token, scope),
     };
 
     let keysVersion = await options.store.keysVersion();
@@ -224,7 +228,7 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
       // RFC 8414 metadata is the same document (Hydra serves both).
       if (url.pathname === "/.well-known/oauth-authorization-server") req.url = `/.well-known/openid-configuration${url.search}`;
       const current = generation;
-      await registerRequestScopes(req, url, current.registerScopes);
+      await prepareRequest(req, url, current);
       current.handle(req, res);
       return true;
     };

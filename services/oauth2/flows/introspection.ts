@@ -4,6 +4,7 @@
  * costs one store read and a malformed or forged one none (its MAC fails first).
  */
 import type { Provider } from "oidc-provider";
+import { looksLikeJwt } from "../keys/jwt-access-tokens.js";
 
 /** Hydra's introspection answer. */
 export interface IntrospectedToken {
@@ -44,7 +45,7 @@ interface TokenLike {
 /** Builds the introspector over the provider's token models. */
 export function createIntrospector(provider: Provider, issuer: string): TokenIntrospector {
   const find = async (token: string): Promise<{ found: TokenLike; use: "access_token" | "refresh_token" } | undefined> => {
-    const kind = /^[A-Za-z0-9]+_(at|rt)_/.exec(token)?.[1];
+    const kind = /^[A-Za-z0-9]+_(at|rt)_/.exec(token)?.[1] ?? (looksLikeJwt(token) ? "at" : undefined);
     if (kind === "rt") {
       const found = (await provider.RefreshToken.find(token)) as TokenLike | undefined;
       return found === undefined ? undefined : { found, use: "refresh_token" };

@@ -12,6 +12,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { errors } from "oidc-provider";
+import { looksLikeJwt, type JwtAccessTokenCodec } from "../keys/jwt-access-tokens.js";
 import type { ArtifactPayload, ArtifactStore } from "../store/oauth2-store.js";
 import type { ClientStore } from "../store/oauth2-store.js";
 
@@ -63,10 +64,10 @@ export function createAdapterFactory(
   store: ArtifactStore,
   tokens: OpaqueTokenCodec,
   clients: ClientSource,
-  storageIdKeys: readonly Buffer[],
+  markers: StorageIdMarkers,
+  jwtAccessTokens?: JwtAccessTokenCodec,
 ): (model: string) => ProviderAdapter {
-  const markers = storageIdMarkers(storageIdKeys);
-  return (model) => (model === "Client" ? clientAdapter(clients) : artifactAdapter(model, store, tokens, markers));
+  return (model) => (model === "Client" ? clientAdapter(clients) : artifactAdapter(model, store, tokens, markers, jwtAccessTokens));
 }
 
 /**
@@ -75,7 +76,7 @@ export function createAdapterFactory(
  * MACed under a key derived from the system secret, which the adapter accepts wherever a token is. Without
  * the MAC, a storage id read from a database dump could be presented as a token.
  */
-interface StorageIdMarkers {
+export interface StorageIdMarkers {
   mark(storageId: string): string;
   /** The storage id of a valid stand-in, else undefined. */
   open(id: string): string | undefined;
@@ -83,7 +84,7 @@ interface StorageIdMarkers {
 
 const STORAGE_ID_MARKER = "storage-id:";
 
-function storageIdMarkers(keys: readonly Buffer[]): StorageIdMarkers {
+export function createStorageIdMarkers(keys: readonly Buffer[]): StorageIdMarkers {
   if (keys.length === 0) throw new Error("the adapter needs at least one storage id key");
   const mac = (key: Buffer, storageId: string): Buffer => createHmac("sha256", key).update(storageId, "utf8").digest();
   return {
@@ -123,12 +124,20 @@ function clientAdapter(source: ClientSource): ProviderAdapter {
   };
 }
 
-function artifactAdapter(model: string, store: ArtifactStore, tokens: OpaqueTokenCodec, markers: StorageIdMarkers): ProviderAdapter {
+function artifactAdapter(
+  model: string,
+  store: ArtifactStore,
+  tokens: OpaqueTokenCodec,
+  markers: StorageIdMarkers,
+  jwtAccessTokens: JwtAccessTokenCodec | undefined,
+): ProviderAdapter {
   const kind = TOKEN_KIND_OF_MODEL[model];
   const hashedIds = kind !== undefined || HASHED_ID_MODELS.has(model);
   /** The storage id of a presented id, or undefined when it cannot be one of ours. */
-  const keyOf = (id: string): string | undefined => {
+  const keyOf = async (id: string): Promise<string | undefined> => {
     if (hashedIds && id.startsWith(STORAGE_ID_MARKER)) return markers.open(id);
+    // A JWT access token names its record's storage id once its signature verifies.
+    if (kind === "at" && jwtAccessTokens !== undefined && looksLikeJwt(id)) return jwtAccessTokens.storageIdOf(id);
     if (kind !== undefined) {
       // The kind tag is checked first: an access token presented as a refresh token costs no MAC.
       if (tokenKindOf(id) !== kind || !tokens.verify(id)) return undefined;
@@ -144,12 +153,12 @@ function artifactAdapter(model: string, store: ArtifactStore, tokens: OpaqueToke
 
   return {
     async upsert(id, payload, expiresIn) {
-      const key = keyOf(id);
+      const key = await keyOf(id);
       if (key === undefined) throw new Error(`${model}: refusing to store an id this server did not mint`);
       await store.upsert(model, key, withoutToken(key, payload), expiresIn);
     },
     async find(id) {
-      const key = keyOf(id);
+      const key = await keyOf(id);
       return key === undefined ? undefined : withToken(id, await store.find(model, key));
     },
     async findByUid(uid) {
@@ -159,7 +168,7 @@ function artifactAdapter(model: string, store: ArtifactStore, tokens: OpaqueToke
       return withMarker(await store.findByUserCode(model, userCode));
     },
     async consume(id) {
-      const key = keyOf(id);
+      const key = await keyOf(id);
       if (key === undefined) return;
       if (await store.consume(model, key)) return;
       // Lost the race to another redemption of the same token or code: treat it as reuse.
@@ -169,7 +178,7 @@ function artifactAdapter(model: string, store: ArtifactStore, tokens: OpaqueToke
       throw new errors.InvalidGrant(`${model === "RefreshToken" ? "refresh token" : model === "DeviceCode" ? "device code" : "authorization code"} already used`);
     },
     async destroy(id) {
-      const key = keyOf(id);
+      const key = await keyOf(id);
       if (key !== undefined) await store.destroy(model, key);
     },
     async revokeByGrantId(grantId) {

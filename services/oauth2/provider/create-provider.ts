@@ -19,7 +19,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type JWKS } from "oidc-provider";
 import type { OAuth2Store } from "../store/oauth2-store.js";
 import type { HydraClient } from "../clients/hydra-client.js";
-import { createAdapterFactory, type OpaqueTokenCodec, type OpaqueTokenKind } from "./adapter.js";
+import type { JwtAccessTokenCodec } from "../keys/jwt-access-tokens.js";
+import { createAdapterFactory, createStorageIdMarkers, type OpaqueTokenCodec, type OpaqueTokenKind } from "./adapter.js";
 import type { ChallengeCodec } from "./challenges.js";
 import { ADVERTISED_SCOPES, openProviderScopes, type ScopeRegistrar } from "./open-scopes.js";
 import { deviceInputPage, deviceConfirmPage, deviceSuccessPage, errorPage, logoutSuccessPage } from "./pages.js";
@@ -75,6 +76,8 @@ export interface ProviderOptions {
   readonly tokens: OpaqueTokenCodec;
   /** Keys MACing the storage ids handed to the provider for records found by a secondary key (first signs). */
   readonly storageIdKeys: readonly Buffer[];
+  /** Signs the access tokens of clients with `access_token_strategy: jwt`. */
+  readonly jwtAccessTokens: JwtAccessTokenCodec;
   readonly challenges: ChallengeCodec;
   readonly toClientMetadata: (client: HydraClient) => Record<string, unknown>;
   readonly extraClientProperties: readonly string[];
@@ -216,7 +219,18 @@ function requireResumeVerifier(provider: Provider): void {
 }
 
 /** Builds the provider. */
-export function createProvider(options: ProviderOptions): { provider: Provider; registerScopes: ScopeRegistrar } {
+/** The provider and what the public plane's request preparation needs of it. */
+export interface ProviderBundle {
+  readonly provider: Provider;
+  readonly registerScopes: ScopeRegistrar;
+  /**
+   * The stand-in the provider accepts for a JWT access token of ours (its revocation and introspection
+   * endpoints refuse JWTs outright); undefined when the JWT does not verify.
+   */
+  standInForJwt(jwt: string): Promise<string | undefined>;
+}
+
+export function createProvider(options: ProviderOptions): ProviderBundle {
   const lifespans = options.lifespans ?? DEFAULT_LIFESPANS;
   const policy = interactionPolicy.base();
   policy.get("login")?.checks.add(notRememberedCheck());
@@ -224,6 +238,7 @@ export function createProvider(options: ProviderOptions): { provider: Provider; 
   consentChecks?.remove("consent_prompt");
   consentChecks?.add(explicitConsentPromptCheck(), 0);
 
+  const markers = createStorageIdMarkers(options.storageIdKeys);
   // Bound once the provider exists (adapters are first used after construction).
   let registerScopes: ScopeRegistrar = () => {};
   const toMetadata = (client: HydraClient): Record<string, unknown> => {
@@ -231,7 +246,7 @@ export function createProvider(options: ProviderOptions): { provider: Provider; 
     return options.toClientMetadata(client);
   };
   const configuration: Configuration = {
-    adapter: createAdapterFactory(options.store, options.tokens, { clients: options.store, toMetadata }, options.storageIdKeys) as unknown as Configuration["adapter"],
+    adapter: createAdapterFactory(options.store, options.tokens, { clients: options.store, toMetadata }, markers, options.jwtAccessTokens) as unknown as Configuration["adapter"],
     jwks: options.jwks,
     cookies: {
       keys: options.cookieKeys,
@@ -361,9 +376,17 @@ export function createProvider(options: ProviderOptions): { provider: Provider; 
   advertiseScopes(provider);
   if (options.trustProxy === true) provider.proxy = true;
   installTokenMinting(provider, options.tokens);
+  installJwtAccessTokens(provider, options.tokens, options.jwtAccessTokens, options.issuer);
   installSecretCheck(provider, options.checkClientSecret);
   installIdTokenSessionClaims(provider, options.store);
-  return { provider, registerScopes };
+  return {
+    provider,
+    registerScopes,
+    async standInForJwt(jwt) {
+      const storageId = await options.jwtAccessTokens.storageIdOf(jwt);
+      return storageId === undefined ? undefined : markers.mark(storageId);
+    },
+  };
 }
 
 /** Discovery lists the well-known scopes, not every client's (the set grows as clients are loaded). */
@@ -427,6 +450,42 @@ function installTokenMinting(provider: Provider, tokens: OpaqueTokenCodec): void
       // The provider's own minting also decides the token's format (opaque or JWT); JWT ids stay its own.
       const own = original.call(this);
       return this.format === "jwt" ? own : tokens.mint(kind);
+    };
+  }
+}
+
+/** The token fields `installJwtAccessTokens` reads. */
+interface AccessTokenLike {
+  readonly client?: { readonly access_token_strategy?: unknown; readonly clientId: string };
+  getValueAndPayload(this: AccessTokenLike): Promise<{ value: string; payload?: Record<string, unknown> }>;
+}
+
+/**
+ * Clients registered with `access_token_strategy: jwt` get their access tokens as RFC 9068 JWTs; the record
+ * is stored as for an opaque token (introspection and revocation keep working), and the JWT's `jti` names it.
+ */
+function installJwtAccessTokens(provider: Provider, tokens: OpaqueTokenCodec, jwt: JwtAccessTokenCodec, issuer: string): void {
+  for (const model of ["AccessToken", "ClientCredentials"] as const) {
+    const proto = (provider[model] as unknown as { prototype: AccessTokenLike }).prototype;
+    const original = proto.getValueAndPayload;
+    proto.getValueAndPayload = async function getValueAndPayload(this: AccessTokenLike) {
+      const result = await original.call(this);
+      if (this.client?.access_token_strategy !== "jwt" || result.payload === undefined) return result;
+      const payload = result.payload;
+      const clientId = String(payload["clientId"] ?? this.client.clientId);
+      const ext = (payload["extra"] as { ext?: Record<string, unknown> } | undefined)?.ext;
+      const value = await jwt.sign({
+        iss: issuer,
+        sub: typeof payload["accountId"] === "string" ? payload["accountId"] : clientId,
+        aud: [],
+        client_id: clientId,
+        scope: typeof payload["scope"] === "string" ? payload["scope"] : undefined,
+        iat: Number(payload["iat"]),
+        exp: Number(payload["exp"]),
+        jti: tokens.storageId(result.value),
+        ext,
+      });
+      return { value, payload };
     };
   }
 }

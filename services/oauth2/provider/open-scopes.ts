@@ -9,7 +9,7 @@
  * - the instance's set answers `has` for any valid scope token, so the client's allow-list applies to
  *   every requested scope (an unregistered one is `invalid_scope`, as with Hydra);
  * - each client's registered scopes are added to the set when the client is loaded, and the scopes a request
- *   names are added before the provider sees it (`requestScopes.ts`), so the provider's own membership tests
+ *   names are added before the provider sees it (`prepare-request.ts`), so the provider's own membership tests
  *   (which call the native `Set#has`) neither drop a granted scope from a token nor let an unregistered
  *   one pass silently. Request-supplied scopes are added only while the set is below `MAX_KNOWN_SCOPES`, so
  *   junk requests cannot grow it without bound; past that, an unknown scope is dropped rather than refused.
