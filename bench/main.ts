@@ -3,14 +3,18 @@
  * ratio, goal) and writes the report as JSON. See bench/README.md for what each figure measures.
  *
  *   node --import tsx bench/main.ts [--quick] [--large] [--only 1,3] [--runs N] [--json FILE]
+ *     [--oauth2-concurrency C] [--oauth2-seconds S] [--oauth2-store memory|pglite]
  *
  * --quick     small datasets and short windows (the CI smoke test; under 3 minutes on 2 cores)
  * --large     adds the 10M-tuple Drive dataset (needs about 16 GB of memory)
- * --only      figure groups to run, e.g. `--only 1` or `--only 1,5` (default: all of 1..7)
+ * --only      figure groups to run, e.g. `--only 1` or `--only 1,5` (default: all of 1..8)
  * --runs      repetitions per measurement (default 3 quick, 5 full); medians, min and max are over them
  * --json      also write the report to FILE
+ * --oauth2-*  group 8: requests in flight (default 32), measured seconds per series and round (default 1,
+ *             quick 0.4), the store of both OAuth2 servers (default memory)
  *
- * Groups 1, 2, 3, 5, 6 and 7 each run in a fresh child process; group 4 (network) starts its own processes.
+ * Groups 1, 2, 3, 5, 6 and 7 each run in a fresh child process; groups 4 (network) and 8 (oauth2) start their
+ * own processes.
  * A missed goal never fails the suite; a group that crashes does (exit code 1, after the report is written).
  */
 import { existsSync, writeFileSync } from "node:fs";
@@ -23,7 +27,7 @@ import { applyGoals } from "./support/goals.js";
 import { progress } from "./support/measure.js";
 import { formatTable } from "./support/table.js";
 
-const ALL_GROUPS = [1, 2, 3, 4, 5, 6, 7] as const;
+const ALL_GROUPS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
 
 const { values } = parseArgs({
   options: {
@@ -32,15 +36,24 @@ const { values } = parseArgs({
     only: { type: "string", multiple: true },
     runs: { type: "string" },
     json: { type: "string" },
+    "oauth2-concurrency": { type: "string" },
+    "oauth2-seconds": { type: "string" },
+    "oauth2-store": { type: "string" },
   },
 });
 
 const groups = values.only === undefined ? [...ALL_GROUPS] : parseGroups(values.only);
 const runs = values.runs === undefined ? undefined : Number(values.runs);
 if (runs !== undefined && !(Number.isInteger(runs) && runs >= 1)) usage(`--runs must be a positive integer, got ${values.runs}`);
+const oauth2Concurrency = values["oauth2-concurrency"] === undefined ? undefined : Number(values["oauth2-concurrency"]);
+if (oauth2Concurrency !== undefined && !(Number.isInteger(oauth2Concurrency) && oauth2Concurrency >= 1)) usage(`--oauth2-concurrency must be a positive integer`);
+const oauth2Seconds = values["oauth2-seconds"] === undefined ? undefined : Number(values["oauth2-seconds"]);
+if (oauth2Seconds !== undefined && !(Number.isFinite(oauth2Seconds) && oauth2Seconds > 0)) usage(`--oauth2-seconds must be a positive number`);
+const oauth2Store = values["oauth2-store"];
+if (oauth2Store !== undefined && oauth2Store !== "memory" && oauth2Store !== "pglite") usage(`--oauth2-store must be memory or pglite`);
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: bench/main.ts [--quick] [--large] [--only 1,3] [--runs N] [--json FILE]\n`);
+  process.stderr.write(`${message}\nusage: bench/main.ts [--quick] [--large] [--only 1,3] [--runs N] [--json FILE] [--oauth2-concurrency C] [--oauth2-seconds S] [--oauth2-store memory|pglite]\n`);
   process.exit(2);
 }
 
@@ -48,7 +61,7 @@ function parseGroups(specs: readonly string[]): number[] {
   const out = new Set<number>();
   for (const part of specs.flatMap((s) => s.split(","))) {
     const n = Number(part.trim());
-    if (!ALL_GROUPS.includes(n as (typeof ALL_GROUPS)[number])) usage(`--only: no figure group "${part}" (groups are 1..7)`);
+    if (!ALL_GROUPS.includes(n as (typeof ALL_GROUPS)[number])) usage(`--only: no figure group "${part}" (groups are 1..8)`);
     out.add(n);
   }
   return [...out].sort((a, b) => a - b);
@@ -102,6 +115,19 @@ for (const group of groups) {
   try {
     if (group === 4) {
       figures.push(...(await runNetwork(values.quick)));
+    } else if (group === 8) {
+      // Like group 4 it starts its own server processes; the load generator runs here.
+      const { runOAuth2Figures } = await import("./oauth2/index.js");
+      figures.push(
+        ...(await runOAuth2Figures({
+          quick: values.quick,
+          log: (line) => progress(`figure 8: ${line}`),
+          ...(runs === undefined ? {} : { runs }),
+          ...(oauth2Concurrency === undefined ? {} : { concurrency: oauth2Concurrency }),
+          ...(oauth2Seconds === undefined ? {} : { seconds: oauth2Seconds }),
+          ...(oauth2Store === undefined ? {} : { store: oauth2Store }),
+        })),
+      );
     } else {
       const args = [`--group`, String(group), ...(values.quick ? ["--quick"] : []), ...(values.large ? ["--large"] : [])];
       if (runs !== undefined) args.push("--runs", String(runs));

@@ -8,6 +8,8 @@ const GROUP_NAMES: Readonly<Record<number, string>> = {
   4: "4. network",
   5: "5. casbin (RBAC)",
   6: "6. SpiceDB embedded (memdb)",
+  7: "7. identity",
+  8: "8. OAuth2 against plain oidc-provider",
 };
 
 /** A number for people: thousands separators above 1,000, three significant digits below. */

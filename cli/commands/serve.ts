@@ -382,6 +382,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       clientSecretIterations: oauth2Config.clientSecretIterations,
       adminApiKeyHashes: oauth2Config.adminApiKeyHashes,
       trustProxy: oauth2Config.trustProxy,
+      disallowPrivateIpRanges: oauth2Config.disallowPrivateIpRanges,
       log,
       shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
       metrics: createServerMetrics({ processMetrics: false }),

@@ -134,6 +134,8 @@ export interface GatehouseConfig {
     adminApiKeyHashes: string[];
     /** Trust `X-Forwarded-Proto`/`-Host` from a TLS-terminating proxy in front of the public plane. */
     trustProxy: boolean;
+    /** Refuse outgoing requests (back-channel logout, `jwks_uri`) to loopback and private addresses (Hydra's `clients.http.disallow_private_ip_ranges`). */
+    disallowPrivateIpRanges: boolean;
   };
   redis: {
     /** A Redis URL (`redis://host:6379/0`); absent means no Redis (PostgreSQL notifications and polling only). */
@@ -235,6 +237,7 @@ export function defaultConfig(): GatehouseConfig {
       nameClaimTrait: "name",
       adminApiKeyHashes: [],
       trustProxy: false,
+      disallowPrivateIpRanges: false,
     },
     redis: { url: undefined, keyPrefix: "gatehouse:" },
     replication: { pollIntervalMillis: 1_000, snaptokenWaitMillis: 2_000 },
@@ -672,6 +675,11 @@ const KEYS: readonly KeySpec[] = [
     apply: (c, raw, source) => (c.oauth2.adminApiKeyHashes = asHashes(raw, source)),
   },
   { path: "oauth2.trust_proxy", env: "GATEHOUSE_OAUTH2_TRUST_PROXY", apply: (c, raw, source) => (c.oauth2.trustProxy = asBool(raw, source)) },
+  {
+    path: "oauth2.http.disallow_private_ip_ranges",
+    env: "GATEHOUSE_OAUTH2_HTTP_DISALLOW_PRIVATE_IP_RANGES",
+    apply: (c, raw, source) => (c.oauth2.disallowPrivateIpRanges = asBool(raw, source)),
+  },
   {
     path: "redis.url",
     env: "GATEHOUSE_REDIS_URL",

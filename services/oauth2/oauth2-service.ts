@@ -31,7 +31,7 @@ import { loadSystemSecrets } from "./keys/system-secrets.js";
 import { createChallengeCodec, type ChallengeCodec } from "./provider/challenges.js";
 import { createProvider, DEFAULT_LIFESPANS, type AccountLookup, type TokenLifespans } from "./provider/create-provider.js";
 import type { ScopeRegistrar } from "./provider/open-scopes.js";
-import { autoPostPage } from "./provider/pages.js";
+import { logoutConfirmPage } from "./provider/pages.js";
 import { prepareRequest } from "./provider/prepare-request.js";
 import type { OAuth2Store } from "./store/oauth2-store.js";
 
@@ -67,6 +67,8 @@ export interface OAuth2PlanesOptions {
   readonly adminApiKeyHashes?: readonly string[];
   /** Trust `X-Forwarded-Proto`/`-Host` (behind a TLS-terminating proxy). */
   readonly trustProxy?: boolean;
+  /** Refuse outgoing requests (back-channel logout, `jwks_uri`) to loopback and private addresses. */
+  readonly disallowPrivateIpRanges?: boolean;
   /** How often to look for key changes made by other nodes (default 10 s; 0 = never). */
   readonly keysPollMillis?: number;
   readonly log?: (line: string) => void;
@@ -152,9 +154,13 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
         lifespans: options.lifespans ?? DEFAULT_LIFESPANS,
         ...(options.pkceForAllClients === undefined ? {} : { pkceForAllClients: options.pkceForAllClients }),
         ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+        ...(options.disallowPrivateIpRanges === undefined ? {} : { disallowPrivateIpRanges: options.disallowPrivateIpRanges }),
       });
       provider.on("server_error", (_ctx: unknown, err: unknown) => {
         log(`oauth2: server error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      });
+      provider.on("backchannel.error", (_ctx: unknown, err: unknown, client: { clientId?: string } | undefined) => {
+        log(`oauth2: back-channel logout to client ${client?.clientId ?? "?"} failed: ${err instanceof Error ? err.message : String(err)}`);
       });
       return { provider, registerScopes, standInForJwt, handle: provider.callback(), introspector: createIntrospector(provider, issuer) };
     };
@@ -250,17 +256,27 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
   }
 }
 
-/** The page that posts the provider's logout confirmation for an accepted logout. */
+/** The page that runs front-channel logout and posts the provider's confirmation for an accepted logout. */
 async function sendLogoutConfirmation(res: ServerResponse, flows: LoginConsentService, url: URL, issuer: string): Promise<void> {
   try {
-    const { xsrf } = await flows.logoutConfirmation(url.searchParams.get("logout_verifier") ?? "");
+    const { xsrf, frontChannelUrls } = await flows.logoutConfirmation(url.searchParams.get("logout_verifier") ?? "");
     const nonce = randomBytes(16).toString("base64");
-    const html = autoPostPage(`${issuer}/oauth2/sessions/logout/confirm`, { xsrf, logout: "yes" }, nonce);
+    const html = logoutConfirmPage(`${issuer}/oauth2/sessions/logout/confirm`, { xsrf, logout: "yes" }, frontChannelUrls, nonce);
+    const frameOrigins = [...new Set(frontChannelUrls.map((u) => new URL(u).origin))];
     res.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
       "content-length": Buffer.byteLength(html),
       "cache-control": "no-store",
-      "content-security-policy": `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; form-action ${issuer}; frame-ancestors 'none'; base-uri 'none'`,
+      "content-security-policy": [
+        "default-src 'none'",
+        "style-src 'unsafe-inline'",
+        `script-src 'nonce-${nonce}'`,
+        `frame-src ${frameOrigins.length === 0 ? "'none'" : frameOrigins.join(" ")}`,
+        // The confirmation redirects on to the client's post_logout_redirect_uri.
+        "form-action *",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+      ].join("; "),
       "x-frame-options": "DENY",
     });
     res.end(html);

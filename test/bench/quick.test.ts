@@ -47,6 +47,10 @@ const EXPECTED: readonly string[] = [
   "identity.login.native",
   "identity.noop",
   "identity.whoami",
+  "oauth2.noop.rate",
+  ...["token.peer", "token.gatehouse", "introspect.peer", "introspect.gatehouse", "introspect.gatehouse.admin"].flatMap((k) =>
+    ["rate", "p50", "p99", "cpu"].map((m) => `oauth2.${k}.${m}.memory`),
+  ),
 ];
 
 interface RunOutcome {

@@ -319,14 +319,14 @@ export class LoginConsentService {
    * The provider's logout confirmation fields for an accepted logout's verifier (used once): the browser
    * posts them to `/oauth2/sessions/logout/confirm`.
    */
-  async logoutConfirmation(verifier: string): Promise<{ xsrf: string }> {
+  async logoutConfirmation(verifier: string): Promise<{ xsrf: string; frontChannelUrls: readonly string[] }> {
     const opened = this.options.challenges.open(verifier, "logout", "logout_verifier");
     if (!opened.id.startsWith("verify:")) throw notFound("The logout_verifier is unknown.");
     const id = opened.id.slice("verify:".length);
     const request = (await this.options.store.find(LOGOUT_REQUEST_MODEL, id)) as StoredLogoutRequest | undefined;
     if (request === undefined || request.handled !== "accepted") throw notFound("The logout_verifier is unknown or was already used.");
     await this.options.store.destroy(LOGOUT_REQUEST_MODEL, id);
-    return { xsrf: request.secret };
+    return { xsrf: request.secret, frontChannelUrls: request.frontChannelUrls ?? [] };
   }
 
   // ---- sessions ----

@@ -93,6 +93,12 @@ export interface ProviderOptions {
   readonly pkceForAllClients?: boolean;
   /** Trust `X-Forwarded-*` (behind a TLS-terminating proxy). */
   readonly trustProxy?: boolean;
+  /**
+   * Refuse outgoing requests (back-channel logout, `jwks_uri`, `sector_identifier_uri`) to loopback and
+   * private addresses (Hydra's `clients.http.disallow_private_ip_ranges`; default false, as Hydra: client
+   * metadata is set by administrators, and back-channel logout URIs are often on the internal network).
+   */
+  readonly disallowPrivateIpRanges?: boolean;
 }
 
 /** Claims a consent accept put on the grant's tokens (Hydra's `session.access_token` / `session.id_token`). */
@@ -363,6 +369,12 @@ export function createProvider(options: ProviderOptions): ProviderBundle {
       Grant: lifespans.refreshToken,
     },
     expiresWithSession: async () => false,
+    // The provider always installs its SSRF-guarding dispatcher; drop it unless private ranges are refused.
+    fetch: (url, init) => {
+      if (options.disallowPrivateIpRanges === true) return globalThis.fetch(url, init);
+      const { dispatcher: _guard, ...rest } = init as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     renderError: async (ctx, out) => {
       ctx.type = "html";
       ctx.body = errorPage(out.error, out.error_description);
@@ -541,6 +553,8 @@ export interface StoredLogoutRequest extends Record<string, unknown> {
   readonly rpInitiated: boolean;
   readonly requestedAt: number;
   readonly expiresAt: number;
+  /** Front-channel logout URLs of the session's clients (with `iss` and `sid`), loaded in frames on accept. */
+  readonly frontChannelUrls: readonly string[];
   /** Set once accepted or rejected (later calls get 410). */
   readonly handled?: "accepted" | "rejected";
 }
@@ -558,6 +572,7 @@ async function logoutRedirect(ctx: KoaContextWithOIDC, _form: string, options: P
   const now = Math.floor(Date.now() / 1000);
   const ttl = options.lifespans?.loginConsentRequest ?? DEFAULT_LIFESPANS.loginConsentRequest;
   const request: StoredLogoutRequest = {
+    frontChannelUrls: await frontChannelUrls(session as unknown as { authorizations?: Record<string, { sid?: string }> }, options),
     secret: state?.secret ?? "",
     subject: session.accountId ?? "",
     sid: session.uid ?? "",
@@ -570,6 +585,24 @@ async function logoutRedirect(ctx: KoaContextWithOIDC, _form: string, options: P
   await options.store.upsert(LOGOUT_REQUEST_MODEL, id, request, ttl);
   ctx.status = 303;
   ctx.redirect(withQuery(options.urls.logout, "logout_challenge", options.challenges.seal({ purpose: "logout", id, exp: now + ttl })));
+}
+
+/**
+ * OpenID Connect Front-Channel Logout (oidc-provider has none): the `frontchannel_logout_uri` of every client
+ * the session signed in to, with `iss` and that client's `sid` (Hydra adds both whatever
+ * `frontchannel_logout_session_required` says).
+ */
+async function frontChannelUrls(session: { authorizations?: Record<string, { sid?: string }> }, options: ProviderOptions): Promise<string[]> {
+  const urls: string[] = [];
+  for (const [clientId, authorization] of Object.entries(session.authorizations ?? {})) {
+    const client = await options.store.getClient(clientId);
+    if (client?.frontchannel_logout_uri === undefined || client.frontchannel_logout_uri === "") continue;
+    const url = new URL(client.frontchannel_logout_uri);
+    url.searchParams.set("iss", options.issuer);
+    if (authorization.sid !== undefined) url.searchParams.set("sid", authorization.sid);
+    urls.push(url.href);
+  }
+  return urls;
 }
 
 /** Node's request handler for the provider (oidc-provider is a Koa app). */

@@ -50,14 +50,24 @@ export function errorPage(error: string, description: string | undefined): strin
   );
 }
 
-/** A page that posts a form at once (the logout confirmation after the logout app accepted). */
-export function autoPostPage(action: string, fields: Record<string, string>, nonce: string): string {
+/**
+ * The page that finishes an accepted logout: it loads the clients' front-channel logout URLs in hidden
+ * frames, then posts the provider's confirmation (which ends the session and sends the back-channel logout
+ * tokens) once they loaded, or after `frameTimeoutMillis`.
+ */
+export function logoutConfirmPage(action: string, fields: Record<string, string>, frames: readonly string[], nonce: string, frameTimeoutMillis = 3000): string {
   const inputs = Object.entries(fields)
     .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
     .join("");
+  const iframes = frames.map((src) => `<iframe class="fc" hidden src="${escapeHtml(src)}"></iframe>`).join("");
+  const script =
+    `(function(){var form=document.getElementById("auto"),left=${frames.length},done=false;` +
+    `function go(){if(!done){done=true;form.submit();}}` +
+    `document.querySelectorAll("iframe.fc").forEach(function(f){f.addEventListener("load",function(){if(--left<=0)go();});});` +
+    `if(left===0)go();setTimeout(go,${frameTimeoutMillis});})();`;
   return renderPage(
     "Signing out",
-    `<form id="auto" method="post" action="${escapeHtml(action)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form>` +
-      `<script nonce="${escapeHtml(nonce)}">document.getElementById("auto").submit()</script>`,
+    `${iframes}<form id="auto" method="post" action="${escapeHtml(action)}">${inputs}<noscript><button type="submit">Continue</button></noscript></form>` +
+      `<script nonce="${escapeHtml(nonce)}">${script}</script>`,
   );
 }
