@@ -3,7 +3,7 @@ import { createTempDatabase, resetPublicSchema, shouldRunPostgresSuite } from ".
 import type { TempDatabase } from "../../test/support/postgres.js";
 import { parseTuple } from "../tuple.js";
 import { describeTupleStoreContract } from "./contract.js";
-import { createPostgresExecutor, createPostgresStore, describeServer, migrateDatabase } from "./postgres-store.js";
+import { createPostgresExecutor, createPostgresStore, describeServer, isConnectionFailure, migrateDatabase } from "./postgres-store.js";
 import { appliedMigrations, LATEST_MIGRATION_VERSION, migrations } from "./sql-migrations.js";
 
 const run = await shouldRunPostgresSuite("engine/store/postgres-store.test.ts");
@@ -66,5 +66,14 @@ describe.skipIf(!run)("postgres store", () => {
     expect((err as Error).message).not.toContain("hunter2");
     await expect(migrateDatabase(connectionString, { connectionTimeoutMillis: 1_000 })).rejects.toMatchObject({ code: "unavailable" });
     expect(describeServer("not a url")).toBe("the configured server");
+  });
+
+  // Regression: a write racing a fast PostgreSQL stop got a client pg had already marked broken, whose
+  // error carries no code, and answered INTERNAL instead of UNAVAILABLE.
+  it("counts pg's broken-client errors as the server being unavailable, and SQL errors as not", () => {
+    expect(isConnectionFailure(new Error("Client has encountered a connection error and is not queryable"))).toBe(true);
+    expect(isConnectionFailure(new Error("Client was closed and is not queryable"))).toBe(true);
+    expect(isConnectionFailure(Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" }))).toBe(true);
+    expect(isConnectionFailure(Object.assign(new Error('relation "x" does not exist'), { code: "42P01" }))).toBe(false);
   });
 });

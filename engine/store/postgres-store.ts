@@ -40,12 +40,14 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
 const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "3D000", "28000", "28P01"]);
 
-function isConnectionFailure(err: unknown): boolean {
+/** Whether a pg error means the server cannot be reached or used right now (exported for its test). */
+export function isConnectionFailure(err: unknown): boolean {
   const code = sqlStateOf(err);
   if (code !== undefined && (NETWORK_CODES.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith("08"))) return true;
   const message = err instanceof Error ? err.message : "";
-  // pg reports pool timeouts and dropped sockets without a code.
-  return /timeout exceeded when trying to connect|Connection terminated|connection timeout/i.test(message);
+  // pg reports pool timeouts, dropped sockets and clients reused after their connection broke (a query
+  // racing a server shutdown) without a code.
+  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|is not queryable/i.test(message);
 }
 
 /** `host:port/database` of a connection string, without credentials, for error messages. */

@@ -142,6 +142,7 @@ export async function startOAuth2Planes(options: OAuth2PlanesOptions): Promise<O
         store: options.store,
         tokens,
         storageIdKeys: secrets.derive("gatehouse oauth2 storage id"),
+        pairwiseKey: secrets.derive("gatehouse oauth2 pairwise subject")[0] ?? secrets.current,
         jwtAccessTokens: await createJwtAccessTokens(await vault.privateSet(ACCESS_TOKEN_SET), issuer),
         challenges,
         toClientMetadata: toMetadata,

@@ -147,3 +147,38 @@ describe("private_key_jwt", () => {
     await expect(client.clientCredentialsGrant(forged, { scope: "reports" })).rejects.toMatchObject({ error: "invalid_client" });
   });
 });
+
+describe("pairwise subjects", () => {
+  it("give a pairwise client a per-sector subject, the same in the ID token, userinfo and introspection", async () => {
+    const REDIRECT = "https://pairwise.example.test/cb";
+    const rp = await createClient(oauth2.admin, { redirect_uris: [REDIRECT], scope: "openid", subject_type: "pairwise" });
+    const config = await client.discovery(new URL(oauth2.issuer), rp.client_id, undefined, client.ClientSecretBasic(rp.client_secret ?? ""), { execute: [client.allowInsecureRequests] });
+    expect(config.serverMetadata().subject_types_supported).toEqual(expect.arrayContaining(["public", "pairwise"]));
+    const run = async (): Promise<string> => {
+      const verifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const start = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: "openid", state, code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256" });
+      let url = new URL(start);
+      const apps = acceptingApps(oauth2.admin, "olga");
+      const jar = new CookieJar();
+      for (let hop = 0; hop < 20 && !url.href.startsWith(REDIRECT); hop++) {
+        const login = url.searchParams.get("login_challenge");
+        const consent = url.searchParams.get("consent_challenge");
+        if (url.href.startsWith(UNUSED_APP) && login !== null) url = new URL(await apps.onLogin(login));
+        else if (url.href.startsWith(UNUSED_APP) && consent !== null) url = new URL(await apps.onConsent(consent));
+        else {
+          const res = await fetch(url, { redirect: "manual", headers: { cookie: jar.header() } });
+          jar.store(res);
+          url = new URL(res.headers.get("location") ?? "", url);
+        }
+      }
+      const tokens = await client.authorizationCodeGrant(config, url, { pkceCodeVerifier: verifier, expectedState: state });
+      const sub = String(tokens.claims()?.sub);
+      expect((await client.fetchUserInfo(config, tokens.access_token, sub)).sub).toBe(sub);
+      return sub;
+    };
+    const first = await run();
+    expect(first).not.toBe("olga");
+    expect(await run()).toBe(first);
+  });
+});

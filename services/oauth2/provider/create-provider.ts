@@ -14,8 +14,9 @@
  * A few provider internals are replaced on the instance (token id minting, client secret comparison, ID token
  * extra claims): the provider has no option for them, and each replacement keeps the original contract.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { LRUCache } from "lru-cache";
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type JWKS } from "oidc-provider";
 import type { OAuth2Store } from "../store/oauth2-store.js";
 import type { HydraClient } from "../clients/hydra-client.js";
@@ -78,6 +79,8 @@ export interface ProviderOptions {
   readonly storageIdKeys: readonly Buffer[];
   /** Signs the access tokens of clients with `access_token_strategy: jwt`. */
   readonly jwtAccessTokens: JwtAccessTokenCodec;
+  /** Keys the pairwise subject identifiers (Hydra's pairwise salt); derived from the system secret. */
+  readonly pairwiseKey: Buffer;
   readonly challenges: ChallengeCodec;
   readonly toClientMetadata: (client: HydraClient) => Record<string, unknown>;
   readonly extraClientProperties: readonly string[];
@@ -174,20 +177,15 @@ function explicitConsentPromptCheck(): InstanceType<typeof interactionPolicy.Che
  * alias has no such rule. Only query-string requests are rewritten; a form-posted authorization request with
  * `offline_access` needs `prompt=consent` itself.
  */
-function keepOfflineAccess(provider: Provider): void {
-  provider.use(async (ctx, next) => {
-    if (ctx.method === "GET" && ctx.path === "/oauth2/auth") {
-      const query = new URLSearchParams(ctx.querystring);
-      const scopes = (query.get("scope") ?? "").split(" ");
-      const prompts = (query.get("prompt") ?? "").split(" ").filter((p) => p !== "");
-      if (scopes.includes("offline_access") && !prompts.includes("consent") && !prompts.includes("none")) {
-        query.set("prompt", [...prompts, "consent"].join(" "));
-        query.set(INJECTED_PROMPT_PARAM, "1");
-        ctx.querystring = query.toString();
-      }
-    }
-    await next();
-  });
+function addOfflinePrompt(ctx: KoaContextWithOIDC): void {
+  const query = new URLSearchParams(ctx.querystring);
+  const scopes = (query.get("scope") ?? "").split(" ");
+  const prompts = (query.get("prompt") ?? "").split(" ").filter((p) => p !== "");
+  if (scopes.includes("offline_access") && !prompts.includes("consent") && !prompts.includes("none")) {
+    query.set("prompt", [...prompts, "consent"].join(" "));
+    query.set(INJECTED_PROMPT_PARAM, "1");
+    ctx.querystring = query.toString();
+  }
 }
 
 /** The interaction result field holding the SHA-256 of the verifier `redirect_to` carries. */
@@ -202,29 +200,44 @@ const RESUME_PATH = /^\/oauth2\/(?:auth|device\/verify)\/([A-Za-z0-9_-]+)$/;
  * could hand the login link to a signed-in victim, whose login app accepts it, and resume it in their own
  * browser as the victim: the verifier only ever reaches the victim's browser, which lacks the resume cookie.
  */
-function requireResumeVerifier(provider: Provider): void {
+async function resumeVerified(ctx: KoaContextWithOIDC, provider: Provider, uid: string): Promise<boolean> {
+  const interaction = (await provider.Interaction.find(uid)) as { result?: Record<string, unknown> } | undefined;
+  const expected = interaction?.result?.[VERIFIER_HASH_FIELD];
+  if (typeof expected !== "string") return true;
+  const presented = String(ctx.query["login_verifier"] ?? ctx.query["consent_verifier"] ?? "");
+  const digest = createHash("sha256").update(presented, "utf8").digest();
+  const wanted = Buffer.from(expected, "hex");
+  if (presented !== "" && wanted.length === digest.length && timingSafeEqual(wanted, digest)) return true;
+  ctx.status = 403;
+  ctx.type = "html";
+  ctx.body = errorPage("request_forbidden", "The sign-in cannot continue here: the verifier is missing or wrong. Finish the sign-in in the browser that started it.");
+  return false;
+}
+
+/**
+ * Hydra's behaviours that need a look at the request or the answer, in one middleware so the hot paths
+ * (token requests and introspection are POSTs) pass with one comparison.
+ */
+function installHydraBehaviours(provider: Provider): void {
   provider.use(async (ctx, next) => {
-    const match = ctx.method === "GET" ? RESUME_PATH.exec(ctx.path) : null;
-    if (match !== null) {
-      const interaction = (await provider.Interaction.find(match[1] ?? "")) as { result?: Record<string, unknown> } | undefined;
-      const expected = interaction?.result?.[VERIFIER_HASH_FIELD];
-      if (typeof expected === "string") {
-        const presented = String(ctx.query["login_verifier"] ?? ctx.query["consent_verifier"] ?? "");
-        const digest = createHash("sha256").update(presented, "utf8").digest();
-        const wanted = Buffer.from(expected, "hex");
-        if (presented === "" || wanted.length !== digest.length || !timingSafeEqual(wanted, digest)) {
-          ctx.status = 403;
-          ctx.type = "html";
-          ctx.body = errorPage("request_forbidden", "The sign-in cannot continue here: the verifier is missing or wrong. Finish the sign-in in the browser that started it.");
-          return;
-        }
-      }
+    if (ctx.method !== "GET") return next();
+    const path = ctx.path;
+    if (path === "/oauth2/auth") {
+      addOfflinePrompt(ctx as KoaContextWithOIDC);
+      return next();
     }
-    await next();
+    if (path === "/.well-known/openid-configuration") {
+      await next();
+      // Discovery lists the well-known scopes, not every client's (the set grows as clients are loaded).
+      if (ctx.body !== null && typeof ctx.body === "object") (ctx.body as Record<string, unknown>)["scopes_supported"] = [...ADVERTISED_SCOPES];
+      return;
+    }
+    const resume = RESUME_PATH.exec(path);
+    if (resume !== null && !(await resumeVerified(ctx as KoaContextWithOIDC, provider, resume[1] ?? ""))) return;
+    return next();
   });
 }
 
-/** Builds the provider. */
 /** The provider and what the public plane's request preparation needs of it. */
 export interface ProviderBundle {
   readonly provider: Provider;
@@ -236,6 +249,7 @@ export interface ProviderBundle {
   standInForJwt(jwt: string): Promise<string | undefined>;
 }
 
+/** Builds the provider. */
 export function createProvider(options: ProviderOptions): ProviderBundle {
   const lifespans = options.lifespans ?? DEFAULT_LIFESPANS;
   const policy = interactionPolicy.base();
@@ -247,9 +261,17 @@ export function createProvider(options: ProviderOptions): ProviderBundle {
   const markers = createStorageIdMarkers(options.storageIdKeys);
   // Bound once the provider exists (adapters are first used after construction).
   let registerScopes: ScopeRegistrar = () => {};
+  // Every token request reads its client; converting the same stored client again is wasted work. A client
+  // changes only with a new `updated_at` or secret, so those key the converted form.
+  const converted = new LRUCache<string, Record<string, unknown>>({ max: 10_000 });
   const toMetadata = (client: HydraClient): Record<string, unknown> => {
+    const key = `${client.client_id}\u0000${client.updated_at}\u0000${client.client_secret ?? ""}\u0000${(client.rotated_secrets ?? []).join(",")}`;
+    const cached = converted.get(key);
+    if (cached !== undefined) return cached;
     registerScopes(client.scope, true);
-    return options.toClientMetadata(client);
+    const metadata = options.toClientMetadata(client);
+    converted.set(key, metadata);
+    return metadata;
   };
   const configuration: Configuration = {
     adapter: createAdapterFactory(options.store, options.tokens, { clients: options.store, toMetadata }, markers, options.jwtAccessTokens) as unknown as Configuration["adapter"],
@@ -276,6 +298,11 @@ export function createProvider(options: ProviderOptions): ProviderBundle {
     },
     scopes: [...ADVERTISED_SCOPES],
     claims: SCOPE_CLAIMS,
+    subjectTypes: ["public", "pairwise"],
+    // A client registered with `subject_type: pairwise` sees a per-sector subject (OpenID Connect Core §8.1):
+    // the same user gets different, unlinkable subjects at different sectors, stable within one.
+    pairwiseIdentifier: async (_ctx, accountId, client) =>
+      createHmac("sha256", options.pairwiseKey).update(`${client.sectorIdentifier ?? ""}\u0000${accountId}`, "utf8").digest("base64url"),
     conformIdTokenClaims: false,
     responseTypes: ["code", "code id_token", "id_token", "none"],
     clientAuthMethods: ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
@@ -383,9 +410,7 @@ export function createProvider(options: ProviderOptions): ProviderBundle {
 
   const provider = new Provider(options.issuer, configuration);
   registerScopes = openProviderScopes(provider);
-  keepOfflineAccess(provider);
-  requireResumeVerifier(provider);
-  advertiseScopes(provider);
+  installHydraBehaviours(provider);
   if (options.trustProxy === true) provider.proxy = true;
   installTokenMinting(provider, options.tokens);
   installJwtAccessTokens(provider, options.tokens, options.jwtAccessTokens, options.issuer);
@@ -399,16 +424,6 @@ export function createProvider(options: ProviderOptions): ProviderBundle {
       return storageId === undefined ? undefined : markers.mark(storageId);
     },
   };
-}
-
-/** Discovery lists the well-known scopes, not every client's (the set grows as clients are loaded). */
-function advertiseScopes(provider: Provider): void {
-  provider.use(async (ctx, next) => {
-    await next();
-    if (ctx.path === "/.well-known/openid-configuration" && ctx.body !== null && typeof ctx.body === "object") {
-      (ctx.body as Record<string, unknown>)["scopes_supported"] = [...ADVERTISED_SCOPES];
-    }
-  });
 }
 
 function withQuery(base: string, name: string, value: string): string {

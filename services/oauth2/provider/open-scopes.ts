@@ -8,10 +8,12 @@
  *
  * - the instance's set answers `has` for any valid scope token, so the client's allow-list applies to
  *   every requested scope (an unregistered one is `invalid_scope`, as with Hydra);
- * - each client's registered scopes are added to the set when the client is loaded, and the scopes a request
- *   names are added before the provider sees it (`prepare-request.ts`), so the provider's own membership tests
- *   (which call the native `Set#has`) neither drop a granted scope from a token nor let an unregistered
- *   one pass silently. Request-supplied scopes are added only while the set is below `MAX_KNOWN_SCOPES`, so
+ * - the context's `requestParamOIDCScopes` counts every valid requested scope, so the token endpoint keeps
+ *   them (and checks them against the client's allow-list) and tokens carry every granted one;
+ * - each client's registered scopes are added to the set when the client is loaded, and the scopes an
+ *   authorization request names are added before the provider sees it (`prepare-request.ts`), because the
+ *   authorization endpoint tests membership with the native `Set#has` before applying the allow-list: an
+ *   unregistered scope must be in the set to be refused rather than dropped. Request-supplied scopes are added only while the set is below `MAX_KNOWN_SCOPES`, so
  *   junk requests cannot grow it without bound; past that, an unknown scope is dropped rather than refused.
  *
  * The provider copies the `scopes` option into a plain Set while reading its configuration, so this is
@@ -40,10 +42,20 @@ export const MAX_KNOWN_SCOPES = 10_000;
 export type ScopeRegistrar = (scope: string | undefined, fromClient: boolean) => void;
 
 /** Makes a constructed provider treat every valid scope token as its own; returns the registrar. */
-export function openProviderScopes(provider: object): ScopeRegistrar {
+export function openProviderScopes(provider: { readonly OIDCContext: { prototype: object } }): ScopeRegistrar {
   const scopes = instance(provider).configuration.scopes;
   if (!(scopes instanceof Set)) throw new Error("oidc-provider internals changed: the configuration has no scope set");
   Object.setPrototypeOf(scopes, OpenScopeSet.prototype);
+  // The request's scopes the provider treats as its own (and so keeps at the token endpoint, where the
+  // client's allow-list then applies to them): every valid one, not only those already in the set, so token
+  // requests need no registration pass over their bodies.
+  Object.defineProperty(provider.OIDCContext.prototype, "requestParamOIDCScopes", {
+    configurable: true,
+    get(this: { params?: { scope?: unknown } }) {
+      const scope = this.params?.scope;
+      return new Set(typeof scope === "string" ? scope.split(" ").filter((s) => s !== "" && SCOPE_TOKEN.test(s)) : []);
+    },
+  });
   return (scope, fromClient) => {
     for (const s of (scope ?? "").split(" ")) {
       if (s === "" || !SCOPE_TOKEN.test(s) || Set.prototype.has.call(scopes, s)) continue;

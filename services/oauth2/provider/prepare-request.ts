@@ -1,7 +1,7 @@
 /**
  * What the public plane does to a request before oidc-provider sees it:
  *
- * - registers the scopes it names with the provider (see `open-scopes.ts` for why);
+ * - registers the scopes an authorization request names with the provider (see `open-scopes.ts` for why);
  * - replaces a JWT access token sent to `/oauth2/revoke` or `/oauth2/introspect` with the stand-in the
  *   provider accepts (it refuses JWTs there outright, while Gatehouse's JWT access tokens are stored and
  *   revocable like opaque ones).
@@ -17,8 +17,14 @@ import type { ScopeRegistrar } from "./open-scopes.js";
 /** The provider's own body limit: a larger body is left for it to refuse. */
 const BODY_LIMIT = 56 * 1024;
 
-/** Endpoints whose form bodies may carry `scope`. */
-const SCOPE_PATHS = new Set(["/oauth2/auth", "/oauth2/token", "/oauth2/device/auth", "/oauth2/par"]);
+/**
+ * Endpoints whose form bodies carry authorization-request scopes (the token endpoint needs no registration:
+ * see `open-scopes.ts`; it is the hot path, so its body is left alone).
+ */
+const SCOPE_PATHS = new Set(["/oauth2/auth", "/oauth2/device/auth", "/oauth2/par"]);
+/** Shorter bodies cannot carry a Gatehouse JWT access token (header, the claims with a 96-character jti, a signature). */
+const SHORTEST_JWT_BODY = 300;
+
 /** Endpoints whose form bodies carry a `token` that may be a JWT access token. */
 const TOKEN_PATHS = new Set(["/oauth2/revoke", "/oauth2/introspect"]);
 
@@ -38,15 +44,10 @@ export async function prepareRequest(req: IncomingMessage, url: URL, provider: R
   if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers["content-type"] ?? "")) return;
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > BODY_LIMIT) return;
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    received += buffer.length;
-    chunks.push(buffer);
-    if (received > BODY_LIMIT) break;
-  }
-  let body = Buffer.concat(chunks);
+  // A body this short cannot hold one of our JWT access tokens (the `jti` alone is 96 characters): opaque
+  // token introspection, the common case, is left alone.
+  if (!SCOPE_PATHS.has(url.pathname) && Number.isFinite(declared) && declared < SHORTEST_JWT_BODY) return;
+  let body = await readAll(req);
   const form = new URLSearchParams(body.toString("utf8"));
   if (SCOPE_PATHS.has(url.pathname)) provider.registerScopes(form.get("scope") ?? undefined, false);
   const token = form.get("token");
@@ -59,6 +60,16 @@ export async function prepareRequest(req: IncomingMessage, url: URL, provider: R
     }
   }
   replayBody(req, body);
+}
+
+/** The whole body (events rather than an async iterator: this runs on every token request). */
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
 }
 
 /** Makes a consumed request readable again with these bytes (the provider reads `readable` and `iterator`). */
