@@ -4,7 +4,7 @@
  * measured the same way.
  */
 import type { IncomingMessage } from "node:http";
-import type { Context } from "@opentelemetry/api";
+import { isSpanContextValid, type Context } from "@opentelemetry/api";
 import { RouteLabels, type RpcProtocol, type ServerMetrics } from "./metrics.js";
 import { endHttpSpan, endRpcSpan, incomingContext, nodeHeadersGetter, startHttpSpan, startRpcSpan } from "./tracing.js";
 
@@ -56,6 +56,8 @@ export interface RpcObservation {
 /** A running plain HTTP request. */
 export interface HttpObservation {
   readonly context: Context;
+  /** False when the span records nothing and carries no trace to propagate (no tracer provider registered). */
+  readonly traced: boolean;
   /**
    * Records the outcome once the response is done. `route` is what answered ("/relation-tuples/check"),
    * or undefined when nothing did; such paths are all counted as "other". Later calls are ignored.
@@ -112,6 +114,7 @@ export function createPlaneObserver(options: PlaneObserverOptions): PlaneObserve
       let ended = false;
       return {
         context,
+        traced: span.isRecording() || isSpanContextValid(span.spanContext()),
         end(route, status) {
           if (ended) return;
           ended = true;

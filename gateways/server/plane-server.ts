@@ -295,7 +295,9 @@ function createHttp1Stack(options: Http1StackOptions): Stack & { close(): void }
         }
         return false;
       };
-      if (await (observation === undefined ? answer() : otelContext.with(observation.context, answer))) return;
+      // Without a tracer provider the span is a no-op with nothing to propagate: entering its context would
+      // cost every request an async-context switch for nothing.
+      if (await (observation === undefined || !observation.traced ? answer() : otelContext.with(observation.context, answer))) return;
       options.handler(req, res);
     } catch (error) {
       const failure = toGatehouseError(error);
