@@ -116,3 +116,47 @@ export function createPageTokenCodec(options: PageTokenCodecOptions = {}): PageT
     },
   };
 }
+
+/**
+ * Keyset page tokens of a store's named listings (the identity and OAuth2 stores): the signed envelope
+ * holding `{v, t, k, f}`, the format version, the listing, the sort key of the last item returned and a
+ * fingerprint of the filter. The listing name keeps a token of one listing (or of another store signed with
+ * the same secret) from being accepted by another; the fingerprint ties a token to its filter.
+ */
+export interface KeysetTokenCodec<Listing extends string> {
+  /** A token resuming `listing` after the item whose sort key is `after`, for `filter`. */
+  encode(listing: Listing, after: readonly string[], filter: unknown): string;
+  /**
+   * The sort key of a token, which must have `keyLength` parts; `InvalidArgumentError` (field `page_token`)
+   * when forged, foreign, malformed or issued for another listing or filter.
+   */
+  decode(listing: Listing, token: string, keyLength: number, filter: unknown): string[];
+}
+
+const KEYSET_FORMAT_VERSION = 1;
+
+function filterFingerprint(filter: unknown): string {
+  return createHash("sha256")
+    .update(JSON.stringify(filter ?? null))
+    .digest("base64url")
+    .slice(0, 22);
+}
+
+/** Creates a keyset codec; without a secret a random one is used, so tokens only work with this codec. */
+export function createKeysetTokenCodec<Listing extends string>(secret?: string | Uint8Array): KeysetTokenCodec<Listing> {
+  const envelope = createSignedPageTokens(secret);
+  return {
+    encode(listing, after, filter) {
+      return envelope.seal({ v: KEYSET_FORMAT_VERSION, t: listing, k: after, f: filterFingerprint(filter) });
+    },
+    decode(listing, token, keyLength, filter) {
+      const { v, t, k, f } = envelope.open(token);
+      if (v !== KEYSET_FORMAT_VERSION || t !== listing) throw invalidPageToken(`the token does not continue a listing of ${listing}`);
+      if (!Array.isArray(k) || k.length !== keyLength || !k.every((part) => typeof part === "string")) {
+        throw invalidPageToken("malformed token");
+      }
+      if (f !== filterFingerprint(filter)) throw invalidPageToken("the token was issued for a different filter");
+      return k as string[];
+    },
+  };
+}

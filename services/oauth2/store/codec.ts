@@ -6,9 +6,8 @@
  *
  * Also here: page sizes and the signed keyset page tokens of the client and consent listings.
  */
-import { createHash } from "node:crypto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../../common/errors.js";
-import { createSignedPageTokens, invalidPageToken } from "../../../engine/store/page-token.js";
+import { createKeysetTokenCodec as createCodec, invalidPageToken, type KeysetTokenCodec as Codec } from "../../../engine/store/page-token.js";
 import { compareCodePoints } from "../../../engine/store/tuple-key.js";
 import type { HydraClient } from "../clients/hydra-client.js";
 import type { ArtifactPayload, ConsentRecord, StoredKey } from "./oauth2-store.js";
@@ -359,44 +358,12 @@ export function keyExistsError(set: string, kid: string, cause?: unknown): never
 /** Which listing a token continues. */
 export type Listing = "oauth2_clients" | "oauth2_consents";
 
-/** Encodes and verifies keyset page tokens (see `engine/store/page-token.ts` for the signed envelope). */
-export interface KeysetTokenCodec {
-  /** A token resuming `listing` after the item whose sort key is `after`, for `filter`. */
-  encode(listing: Listing, after: readonly string[], filter: unknown): string;
-  /**
-   * The sort key of a token, which must have `keyLength` parts; `InvalidArgumentError` (field `page_token`)
-   * when forged, foreign, malformed or issued for another listing or filter.
-   */
-  decode(listing: Listing, token: string, keyLength: number, filter: unknown): string[];
-}
-
-const TOKEN_FORMAT = 1;
-
-function fingerprint(filter: unknown): string {
-  return createHash("sha256")
-    .update(JSON.stringify(filter ?? null))
-    .digest("base64url")
-    .slice(0, 22);
-}
+/** Encodes and verifies the OAuth2 store's page tokens (the shared scheme of `engine/store/page-token.ts`). */
+export type KeysetTokenCodec = Codec<Listing>;
 
 /** Creates a codec; without a secret a random one is used, so tokens only work with this codec. */
 export function createKeysetTokenCodec(secret?: string | Uint8Array): KeysetTokenCodec {
-  const envelope = createSignedPageTokens(secret);
-  return {
-    encode(listing, after, filter) {
-      return envelope.seal({ v: TOKEN_FORMAT, t: listing, k: after, f: fingerprint(filter) });
-    },
-
-    decode(listing, token, keyLength, filter) {
-      const { v, t, k, f } = envelope.open(token);
-      if (v !== TOKEN_FORMAT || t !== listing) throw invalidPageToken(`the token does not continue a listing of ${listing}`);
-      if (!Array.isArray(k) || k.length !== keyLength || !k.every((part) => typeof part === "string")) {
-        throw invalidPageToken("malformed token");
-      }
-      if (f !== fingerprint(filter)) throw invalidPageToken("the token was issued for a different filter");
-      return k as string[];
-    },
-  };
+  return createCodec<Listing>(secret);
 }
 
 /** Whether a listing continues from a token (absent and "" both start at the beginning). */
