@@ -47,11 +47,9 @@ const EXPECTED: readonly string[] = [
   "identity.login.native",
   "identity.noop",
   "identity.whoami",
-  "oauth2.noop.rate",
-  ...["token.peer", "token.gatehouse", "introspect.peer", "introspect.gatehouse", "introspect.gatehouse.admin"].flatMap((k) =>
-    ["rate", "p50", "p99", "cpu"].map((m) => `oauth2.${k}.${m}.memory`),
-  ),
 ];
+// Group 8 (OAuth2) is left to test/bench/oauth2.test.ts, which checks its setup and a short window of every
+// series: its quick run alone would add half a minute of server processes to this already long test.
 
 interface RunOutcome {
   readonly code: number | null;
@@ -60,7 +58,7 @@ interface RunOutcome {
 
 function runQuickBench(jsonFile: string): Promise<RunOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/main.ts", "--quick", "--json", jsonFile], {
+    const child = spawn(process.execPath, ["--import", "tsx", "bench/main.ts", "--quick", "--only", "1,2,3,4,5,6,7", "--json", jsonFile], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
