@@ -2,6 +2,7 @@
  * The tiny database interface the SQL store and the migrations run on. Each backend (PGlite, `pg`) adapts to
  * it, so the SQL lives in one place and stays identical across backends.
  */
+import { ConflictError } from "../../common/errors.js";
 
 /** A bind parameter. Revisions are passed as numbers (they stay far below 2^53). */
 export type SqlValue = string | number | null;
@@ -46,4 +47,24 @@ export function sqlStateOf(err: unknown): string | undefined {
     if (typeof code === "string") return code;
   }
   return undefined;
+}
+
+/** Attempts for a transaction the database aborted as a serialisation conflict (CockroachDB's 40001). */
+const SERIALIZATION_ATTEMPTS = 3;
+
+/**
+ * Runs a write transaction, retrying the serialisation failures CockroachDB reports instead of blocking;
+ * after the last attempt the conflict is a `ConflictError` the caller can retry.
+ */
+export async function writeTransaction<T>(executor: SqlExecutor, fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await executor.transaction(fn);
+    } catch (err) {
+      if (sqlStateOf(err) !== "40001") throw err;
+      if (attempt >= SERIALIZATION_ATTEMPTS) {
+        throw new ConflictError("the write conflicted with concurrent writes; retry it", { cause: err });
+      }
+    }
+  }
 }

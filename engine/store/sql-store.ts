@@ -11,13 +11,13 @@
  * N), and the liveness a write reads under the lock cannot change before it commits. A rejected write rolls
  * back, counter included.
  */
-import { ConflictError, InvalidArgumentError, UnavailableError } from "../../common/errors.js";
+import { InvalidArgumentError, UnavailableError } from "../../common/errors.js";
 import type { SchemaLanguage } from "../schema/ir.js";
 import type { PageTokenCodec } from "./page-token.js";
 import { createPageTokenCodec, generatePaginationSecret } from "./page-token.js";
 import { checkNotExpired, cutChanges, finishPage, planRead, resolveChangesArgs } from "./read-plan.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "./sql-executor.js";
-import { sqlStateOf, toRevision } from "./sql-executor.js";
+import { toRevision, writeTransaction } from "./sql-executor.js";
 import { afterKeyCondition, bind, filterConditions, KEY_COLUMNS, keyValuesList } from "./sql-filter.js";
 import { assertMigrated, migrate } from "./sql-migrations.js";
 import type { RelationTuple } from "../tuple.js";
@@ -75,8 +75,6 @@ const GC_BATCH = 5_000;
 
 /** Keys per multi-row statement: 6 parameters each keeps a statement far below PostgreSQL's 65,535 limit. */
 const KEYS_PER_STATEMENT = 1_000;
-/** Attempts for a transaction the database aborted as a serialisation conflict (CockroachDB's 40001). */
-const MAX_ATTEMPTS = 3;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -198,19 +196,8 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
     return toRevision(result.rows[0]?.["revision"]);
   }
 
-  /** Runs a write transaction, retrying the serialisation failures CockroachDB reports instead of blocking. */
-  async function writeTransaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await executor.transaction(fn);
-      } catch (err) {
-        if (sqlStateOf(err) !== "40001") throw err;
-        if (attempt >= MAX_ATTEMPTS) {
-          throw new ConflictError("the write conflicted with concurrent writes; retry it", { cause: err });
-        }
-      }
-    }
-  }
+  /** A write transaction, retried on serialisation conflicts (`writeTransaction` in sql-executor.ts). */
+  const writeTx = <T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> => writeTransaction(executor, fn);
 
   const notifyChannel = options.notifyChannel;
   if (notifyChannel !== undefined && !/^[a-z_][a-z0-9_]*$/.test(notifyChannel)) {
@@ -340,7 +327,7 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
         await checkPreconditions(executor, preconditions);
         return { revision: await headOf(executor) };
       }
-      return writeTransaction(async (tx) => {
+      return writeTx(async (tx) => {
         const revision = await nextRevision(tx);
         await checkPreconditions(tx, preconditions);
         const plan = planBatch(writes, keyed, await liveAmong(tx, [...distinct.values()]));
@@ -355,7 +342,7 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
       validateFilter(filter, "filter");
       const preconditions = writeOptions.preconditions ?? [];
       validatePreconditions(preconditions);
-      return writeTransaction(async (tx) => {
+      return writeTx(async (tx) => {
         const revision = await nextRevision(tx);
         await checkPreconditions(tx, preconditions);
         const params: SqlValue[] = [revision];
@@ -488,7 +475,7 @@ export async function createSqlStore(options: SqlStoreOptions): Promise<TupleSto
     async writeSchema(text: string, language: SchemaLanguage): Promise<WriteResult> {
       ensureOpen();
       validateSchemaWrite(text, language);
-      return writeTransaction(async (tx) => {
+      return writeTx(async (tx) => {
         const revision = await nextRevision(tx);
         await tx.query(`INSERT INTO gatehouse_schemas (revision, language, text) VALUES ($1::bigint, $2, $3)`, [
           revision,

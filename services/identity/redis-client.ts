@@ -4,6 +4,7 @@
  * command timeout, so a Redis that stopped answering fails calls instead of hanging them.
  */
 import { Redis } from "ioredis";
+import { GatehouseError, UnavailableError } from "../../common/errors.js";
 
 /** Options of `openIdentityRedis`. */
 export interface IdentityRedisOptions {
@@ -47,4 +48,19 @@ export async function ensureConnected(redis: Redis): Promise<void> {
 export function describeRedis(redis: Redis): string {
   const { host, port } = redis.options;
   return `${host ?? "127.0.0.1"}:${port ?? 6379}`;
+}
+
+/**
+ * Runs Redis commands for a store, connecting first: any failure other than a Gatehouse error becomes
+ * `UnavailableError` naming what could not be done and the server, never a silent fallback.
+ */
+export async function callRedis<T>(redis: Redis, what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    await ensureConnected(redis);
+    return await run();
+  } catch (err) {
+    if (err instanceof GatehouseError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new UnavailableError(`cannot ${what}: Redis at ${describeRedis(redis)} is unavailable (${reason})`, { cause: err });
+  }
 }

@@ -13,9 +13,9 @@
  * wrapped store: flows silently split across two stores would be found on one request and not the next.
  */
 import type { Redis } from "ioredis";
-import { GatehouseError, UnavailableError } from "../../../common/errors.js";
+import { UnavailableError } from "../../../common/errors.js";
 import type { StoredFlow } from "../model.js";
-import { describeRedis, ensureConnected, openIdentityRedis } from "../redis-client.js";
+import { callRedis, openIdentityRedis } from "../redis-client.js";
 import { decodeFlow, encodeFlow, type FlowRecord } from "./codec.js";
 import type { IdentityStore } from "./identity-store.js";
 
@@ -44,17 +44,8 @@ export function withRedisFlows(store: IdentityStore, options: RedisFlowsOptions)
     if (closed) throw new UnavailableError("the identity store is closed");
   }
 
-  /** Runs a Redis call, reporting any failure as unavailable. */
-  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      await ensureConnected(redis);
-      return await run();
-    } catch (err) {
-      if (err instanceof GatehouseError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new UnavailableError(`cannot ${what}: Redis at ${describeRedis(redis)} is unavailable (${reason})`, { cause: err });
-    }
-  }
+  /** Redis calls, any failure reported as unavailable (`callRedis`). */
+  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => callRedis(redis, what, run);
 
   return {
     createIdentity: (entry) => store.createIdentity(entry),

@@ -11,9 +11,9 @@
  * Reads of an identity with its credentials are one statement (identity × credentials × identifiers joined),
  * so they see one snapshot even while the identity is being updated.
  */
-import { ConflictError, NotFoundError, UnavailableError } from "../../../common/errors.js";
+import { NotFoundError, UnavailableError } from "../../../common/errors.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "../../../engine/store/sql-executor.js";
-import { sqlStateOf } from "../../../engine/store/sql-executor.js";
+import { sqlStateOf, writeTransaction } from "../../../engine/store/sql-executor.js";
 import { databasePaginationSecret } from "../../../engine/store/sql-store.js";
 import { assertMigrated, migrate } from "../../../engine/store/sql-migrations.js";
 import type { Credential, CredentialType, IdentityWithCredentials, Page, Session, StoredFlow } from "../model.js";
@@ -57,8 +57,6 @@ export interface SqlIdentityStoreOptions {
   readonly closeExecutor?: boolean;
 }
 
-/** Attempts for a transaction the database aborted as a serialisation conflict (CockroachDB's 40001). */
-const MAX_ATTEMPTS = 3;
 
 /**
  * Whether every key can be a TEXT value. PostgreSQL's TEXT cannot hold U+0000 (the stores refuse to write
@@ -172,19 +170,8 @@ export async function createSqlIdentityStore(options: SqlIdentityStoreOptions): 
     if (closed) throw new UnavailableError("the identity store is closed");
   }
 
-  /** Runs a write transaction, retrying the serialisation failures CockroachDB reports instead of blocking. */
-  async function writeTransaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await executor.transaction(fn);
-      } catch (err) {
-        if (sqlStateOf(err) !== "40001") throw err;
-        if (attempt >= MAX_ATTEMPTS) {
-          throw new ConflictError("the write conflicted with concurrent writes; retry it", { cause: err });
-        }
-      }
-    }
-  }
+  /** A write transaction, retried on serialisation conflicts (`writeTransaction` in sql-executor.ts). */
+  const writeTx = <T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> => writeTransaction(executor, fn);
 
   /**
    * Identities matching `where` (a condition on `identity_identities`), in id order, at most `limit`, with
@@ -296,7 +283,7 @@ export async function createSqlIdentityStore(options: SqlIdentityStoreOptions): 
       ensureOpen();
       const record = encodeEntry(entry);
       const r = record.identity;
-      await writeTransaction(async (tx) => {
+      await writeTx(async (tx) => {
         const params: SqlValue[] = [];
         try {
           await tx.query(
@@ -316,7 +303,7 @@ export async function createSqlIdentityStore(options: SqlIdentityStoreOptions): 
       ensureOpen();
       const record = encodeEntry(entry);
       const r = record.identity;
-      await writeTransaction(async (tx) => {
+      await writeTx(async (tx) => {
         const params: SqlValue[] = [];
         const values = identityValues(r, params);
         const columns = IDENTITY_COLUMNS.split(",").map((c) => c.trim());

@@ -8,7 +8,7 @@
  * have expired, so a second accept or reject (a retrying login app) gets 410 with the same `redirect_to`,
  * as Hydra answers.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Provider } from "oidc-provider";
 import type { HydraClient } from "../clients/hydra-client.js";
 import { invalidRequest, notFound, OAuth2HttpError } from "../api/http-io.js";
@@ -189,25 +189,7 @@ export class LoginConsentService {
   // ---- consent ----
 
   async getConsentRequest(challenge: string): Promise<ConsentRequest> {
-    const interaction = await this.openInteraction(challenge, "consent", "consent_challenge");
-    const extras = (interaction.lastSubmission?.["gatehouse"] ?? {}) as LoginExtras;
-    const login = interaction.lastSubmission?.["login"] as { acr?: string; amr?: string[] } | undefined;
-    return {
-      challenge,
-      consent_request_id: interaction.uid,
-      skip: false,
-      subject: interaction.session?.accountId ?? "",
-      client: await this.clientOf(interaction),
-      request_url: this.requestUrl(interaction),
-      requested_scope: splitSpaces(interaction.params["scope"]),
-      requested_access_token_audience: splitSpaces(interaction.params["audience"]),
-      acr: login?.acr ?? interaction.session?.acr ?? "",
-      amr: login?.amr ?? interaction.session?.amr ?? [],
-      context: extras.context ?? null,
-      ...(extras.login_challenge === undefined ? {} : { login_challenge: extras.login_challenge }),
-      ...(interaction.session?.uid === undefined ? {} : { login_session_id: interaction.session.uid }),
-      oidc_context: this.oidcContext(interaction),
-    };
+    return this.consentRequestOf(await this.openInteraction(challenge, "consent", "consent_challenge"), challenge);
   }
 
   async acceptConsent(challenge: string, body: Record<string, unknown>): Promise<RedirectTo> {
@@ -248,7 +230,7 @@ export class LoginConsentService {
       );
     }
     const handledAt = new Date(this.now() * 1000);
-    const request = await this.getConsentRequestOf(interaction, challenge);
+    const request = await this.consentRequestOf(interaction, challenge);
     const record: ConsentRecord = {
       id: interaction.uid,
       subject: accountId,
@@ -412,8 +394,10 @@ export class LoginConsentService {
     return { redirect_to: redirectTo.href };
   }
 
-  private async getConsentRequestOf(interaction: InteractionLike, challenge: string): Promise<ConsentRequest> {
+  /** Hydra's consent request of an interaction (what GET answers, and what a consent session lists). */
+  private async consentRequestOf(interaction: InteractionLike, challenge: string): Promise<ConsentRequest> {
     const extras = (interaction.lastSubmission?.["gatehouse"] ?? {}) as LoginExtras;
+    const login = interaction.lastSubmission?.["login"] as { acr?: string; amr?: string[] } | undefined;
     return {
       challenge,
       consent_request_id: interaction.uid,
@@ -423,9 +407,11 @@ export class LoginConsentService {
       request_url: this.requestUrl(interaction),
       requested_scope: splitSpaces(interaction.params["scope"]),
       requested_access_token_audience: splitSpaces(interaction.params["audience"]),
-      acr: interaction.session?.acr ?? "",
-      amr: interaction.session?.amr ?? [],
+      acr: login?.acr ?? interaction.session?.acr ?? "",
+      amr: login?.amr ?? interaction.session?.amr ?? [],
       context: extras.context ?? null,
+      ...(extras.login_challenge === undefined ? {} : { login_challenge: extras.login_challenge }),
+      ...(interaction.session?.uid === undefined ? {} : { login_session_id: interaction.session.uid }),
       oidc_context: this.oidcContext(interaction),
     };
   }
@@ -472,9 +458,4 @@ function rejection(body: Record<string, unknown>): Record<string, unknown> {
   const hint = asOptionalString(body["error_hint"], "error_hint");
   const text = [description, hint].filter((s) => s !== undefined && s !== "").join(" ");
   return { error, ...(text === "" ? {} : { error_description: text }) };
-}
-
-/** A fresh id for records the service keys itself. */
-export function newRequestId(): string {
-  return randomUUID();
 }

@@ -15,7 +15,6 @@
  * extra claims): the provider has no option for them, and each replacement keeps the original contract.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { LRUCache } from "lru-cache";
 import { Provider, errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type JWKS } from "oidc-provider";
 import type { OAuth2Store } from "../store/oauth2-store.js";
@@ -618,9 +617,4 @@ async function frontChannelUrls(session: { authorizations?: Record<string, { sid
     urls.push(url.href);
   }
   return urls;
-}
-
-/** Node's request handler for the provider (oidc-provider is a Koa app). */
-export function providerHandler(provider: Provider): (req: IncomingMessage, res: ServerResponse) => void {
-  return provider.callback();
 }

@@ -25,8 +25,8 @@
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { GatehouseError, UnavailableError } from "../../../common/errors.js";
-import { describeRedis, ensureConnected, openIdentityRedis } from "../../identity/redis-client.js";
+import { UnavailableError } from "../../../common/errors.js";
+import { callRedis, openIdentityRedis } from "../../identity/redis-client.js";
 import { checkExpiresIn, decodeArtifact, encodeArtifact, epochSeconds, storable } from "./codec.js";
 import type { ArtifactPayload, OAuth2Store } from "./oauth2-store.js";
 
@@ -175,17 +175,8 @@ export function withRedisArtifacts(store: OAuth2Store, options: RedisArtifactsOp
     if (closed) throw new UnavailableError("the OAuth2 store is closed");
   }
 
-  /** Runs Redis calls, reporting any failure as unavailable. */
-  async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
-    try {
-      await ensureConnected(redis);
-      return await run();
-    } catch (err) {
-      if (err instanceof GatehouseError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new UnavailableError(`cannot ${what}: Redis at ${describeRedis(redis)} is unavailable (${reason})`, { cause: err });
-    }
-  }
+  /** Redis calls, any failure reported as unavailable (`callRedis`). */
+  const call = <T>(what: string, run: () => Promise<T>): Promise<T> => callRedis(redis, what, run);
 
   /** Runs a script by its hash, sending the source once when Redis does not know it yet. */
   async function runScript(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {

@@ -12,9 +12,9 @@
  * Uniqueness of client ids and of kids within a key set rests on the primary keys. Every key change bumps
  * `oauth2_keys_version` in `gatehouse_settings` in the same transaction, which is what `keysVersion` reads.
  */
-import { ConflictError, UnavailableError } from "../../../common/errors.js";
+import { UnavailableError } from "../../../common/errors.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "../../../engine/store/sql-executor.js";
-import { sqlStateOf, toRevision } from "../../../engine/store/sql-executor.js";
+import { toRevision, writeTransaction } from "../../../engine/store/sql-executor.js";
 import { assertMigrated, migrate } from "../../../engine/store/sql-migrations.js";
 import { databasePaginationSecret } from "../../../engine/store/sql-store.js";
 import type { HydraClient } from "../clients/hydra-client.js";
@@ -59,8 +59,6 @@ export interface SqlOAuth2StoreOptions {
   readonly closeExecutor?: boolean;
 }
 
-/** Attempts for a transaction the database aborted as a serialisation conflict (CockroachDB's 40001). */
-const MAX_ATTEMPTS = 3;
 
 const UNEXPIRED = "(expires_at IS NULL OR expires_at > now())";
 /** The payload and when it was consumed (whole epoch seconds). */
@@ -113,19 +111,8 @@ export async function createSqlOAuth2Store(options: SqlOAuth2StoreOptions): Prom
     if (closed) throw new UnavailableError("the OAuth2 store is closed");
   }
 
-  /** Runs a write transaction, retrying the serialisation failures CockroachDB reports instead of blocking. */
-  async function writeTransaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await executor.transaction(fn);
-      } catch (err) {
-        if (sqlStateOf(err) !== "40001") throw err;
-        if (attempt >= MAX_ATTEMPTS) {
-          throw new ConflictError("the write conflicted with concurrent writes; retry it", { cause: err });
-        }
-      }
-    }
-  }
+  /** A write transaction, retried on serialisation conflicts (`writeTransaction` in sql-executor.ts). */
+  const writeTx = <T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> => writeTransaction(executor, fn);
 
   /** Bumps the keys version; call inside the transaction of a key change. */
   async function bumpKeysVersion(tx: SqlQueryable): Promise<void> {
@@ -365,7 +352,7 @@ export async function createSqlOAuth2Store(options: SqlOAuth2StoreOptions): Prom
     async addKey(key) {
       ensureOpen();
       const k = encodeKey(key);
-      await writeTransaction(async (tx) => {
+      await writeTx(async (tx) => {
         const inserted = await tx.query(
           `INSERT INTO oauth2_keys (set_name, kid, jwk, created_at) VALUES ($1, $2, $3, $4::timestamptz)
            ON CONFLICT (set_name, kid) DO NOTHING`,
@@ -391,7 +378,7 @@ export async function createSqlOAuth2Store(options: SqlOAuth2StoreOptions): Prom
     async deleteKeys(set, kid) {
       ensureOpen();
       if (!storable(set) || (kid !== undefined && !storable(kid))) return 0;
-      return writeTransaction(async (tx) => {
+      return writeTx(async (tx) => {
         const result =
           kid === undefined
             ? await tx.query(`DELETE FROM oauth2_keys WHERE set_name = $1`, [set])
