@@ -56,7 +56,8 @@ function procCpuSeconds(pid: number): number | undefined {
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   // Only our settings: a GATEHOUSE_* variable of the caller's shell must not reconfigure the server.
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GATEHOUSE_")));
-  for (const plane of ["READ", "WRITE", "OPL"]) {
+  // Every plane on a free port, so a second server (another bench group, a test) never collides with this one.
+  for (const plane of ["READ", "WRITE", "OPL", "IDENTITY_PUBLIC", "IDENTITY_ADMIN", "OAUTH2_PUBLIC", "OAUTH2_ADMIN", "PROXY", "PROXY_API"]) {
     env[`GATEHOUSE_SERVE_${plane}_HOST`] = "127.0.0.1";
     env[`GATEHOUSE_SERVE_${plane}_PORT`] = "0";
   }

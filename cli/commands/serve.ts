@@ -44,11 +44,14 @@ import { createSqlOAuth2Store } from "../../services/oauth2/store/sql-oauth2-sto
 import { withRedisArtifacts } from "../../services/oauth2/store/redis-artifacts.js";
 import type { OAuth2BridgeRef } from "../../services/identity/oauth2-bridge.js";
 import { identityClaims } from "../../services/identity/claims.js";
+import type { ProxyPlanes } from "../../services/proxy/proxy-service.js";
+import { startProxy } from "../../services/proxy/setup.js";
 
 const usage = `Usage: gatehouse serve [--config FILE] [--dsn memory|pglite:PATH|postgres://…] [--schema FILE]
 
 Serves the authorization API: read plane (default :4466), write plane (:4467), OPL syntax check (:4469);
-the identity service (:4433 public, :4434 admin) and the OAuth2 service (:4444 public, :4445 admin).
+the identity service (:4433 public, :4434 admin), the OAuth2 service (:4444 public, :4445 admin) and the
+gateway (:4455 reverse proxy, :4456 decisions API, Envoy ext_authz and rules).
 Settings come from defaults, then --config (YAML), then GATEHOUSE_* variables, then flags:
 ${describeConfigKeys()
   .map((k) => `  ${k.path.padEnd(34)} ${k.env}`)
@@ -218,6 +221,8 @@ export interface RunningServer {
   readonly identity: IdentityPlanes;
   /** The OAuth2 service's planes. */
   readonly oauth2: OAuth2Planes;
+  /** The gateway's reverse proxy and API port. */
+  readonly proxy: ProxyPlanes;
   stop(): Promise<void>;
 }
 
@@ -260,6 +265,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
   let stopCollector = (): void => {};
   let identity: IdentityPlanes | undefined;
   let oauth2: OAuth2Planes | undefined;
+  let proxy: ProxyPlanes | undefined;
   // The identity service's built-in login and consent app reaches the OAuth2 service through this, set once
   // the OAuth2 service is up (each needs the other's URL).
   const oauth2Bridge: OAuth2BridgeRef = { current: undefined };
@@ -388,6 +394,21 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
       metrics: createServerMetrics({ processMetrics: false }),
     }));
     oauth2Bridge.current = oauth2Planes.flows;
+    const proxyConfig = config.proxy;
+    const proxyPlanes = (proxy = await startProxy({
+      config: { ...proxyConfig, proxy: config.serve.proxy, api: config.serve.proxyApi },
+      urls: {
+        identityPublic: identityPlanes.publicBaseUrl,
+        oauth2Public: oauth2Planes.issuer,
+        oauth2Admin: `http://127.0.0.1:${oauth2Planes.ports.admin}`,
+        proxy: `http://127.0.0.1:${config.serve.proxy.port}`,
+      },
+      engine,
+      ...(identityRedis === undefined || !proxyConfig.cacheInRedis ? {} : { redis: { client: identityRedis, keyPrefix: `${config.redis.keyPrefix}proxy:` } }),
+      log,
+      shutdownTimeoutMillis: config.serve.shutdownTimeoutMillis,
+      metrics: createServerMetrics({ processMetrics: false }),
+    }));
     log(`store: ${describeDsn(config.dsn)}`);
     log(`read plane listening on ${config.serve.read.host}:${planes.ports.read}`);
     log(`write plane listening on ${config.serve.write.host}:${planes.ports.write}${config.serve.writeApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
@@ -400,14 +421,16 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
     if (identityRedis !== undefined) log(`identity: flows and session revocations in Redis at ${describeRedis(identityRedis)} (${identityPrefix}*)`);
     log(`oauth2 public plane listening on ${config.serve.oauth2Public.host}:${oauth2Planes.ports.public} (issuer ${oauth2Planes.issuer})`);
     log(`oauth2 admin plane listening on ${config.serve.oauth2Admin.host}:${oauth2Planes.ports.admin}${oauth2Config.adminApiKeyHashes.length > 0 ? " (API keys required)" : ""}`);
+    log(`proxy listening on ${config.serve.proxy.host}:${proxyPlanes.ports.proxy}, API (decisions, ext_authz, rules) on ${config.serve.proxyApi.host}:${proxyPlanes.ports.api} (${proxyPlanes.rules.rules().length} access rules)`);
     if (oauth2Config.systemSecrets.length === 0) log("oauth2: no oauth2.secrets.system configured; using the secret generated and kept in the store");
     return {
       planes,
       engine,
       identity: identityPlanes,
       oauth2: oauth2Planes,
+      proxy: proxyPlanes,
       async stop() {
-        await Promise.all([planes.close(), identityPlanes.close(), oauth2Planes.close()]);
+        await Promise.all([planes.close(), identityPlanes.close(), oauth2Planes.close(), proxyPlanes.close()]);
         stopCollector();
         await running?.stop();
         await stopLimiters();
@@ -419,6 +442,7 @@ export async function startServer(config: GatehouseConfig, log: (line: string) =
   } catch (err) {
     // Whatever started must stop, or the process would linger half up (a port taken by another process).
     stopCollector();
+    await proxy?.close();
     await oauth2?.close();
     await identity?.close();
     await stopLimiters();

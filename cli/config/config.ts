@@ -30,6 +30,9 @@ export interface GatehouseConfig {
     /** The OAuth2 service's public plane (Hydra's 4444) and admin plane (4445). */
     oauth2Public: PlaneConfig;
     oauth2Admin: PlaneConfig;
+    /** The gateway's reverse proxy (Oathkeeper's 4455) and API port (4456: decisions, ext_authz, rules). */
+    proxy: PlaneConfig;
+    proxyApi: PlaneConfig;
     /** Where cleartext HTTP/2 connections go: grpc-js (fast gRPC) or connect-node (also Connect over h2c). */
     h2c: "grpc-js" | "connect";
     /** How long a graceful shutdown waits for in-flight requests before closing connections. */
@@ -137,6 +140,32 @@ export interface GatehouseConfig {
     /** Refuse outgoing requests (back-channel logout, `jwks_uri`) to loopback and private addresses (Hydra's `clients.http.disallow_private_ip_ranges`). */
     disallowPrivateIpRanges: boolean;
   };
+  proxy: {
+    /** Rule files and directories (Oathkeeper's `access_rules.repositories`; `file://` accepted). */
+    ruleSources: string[];
+    /** How `<…>` in `match.url` is read (Oathkeeper's `access_rules.matching_strategy`). */
+    matchingStrategy: "regexp" | "glob";
+    /** Reload rules when their files change. */
+    watchRules: boolean;
+    /** CIDRs whose `X-Forwarded-*` the reverse proxy believes (none by default, as Oathkeeper). */
+    trustedProxies: string[];
+    /** CIDRs whose `X-Forwarded-*` describe the request on the decisions API (loopback and private by default). */
+    decisionsTrustedProxies: string[];
+    /** Handler settings in Oathkeeper's shape (`<name>: {enabled, config}`), merged over Gatehouse's defaults. */
+    authenticators: Record<string, unknown>;
+    authorizers: Record<string, unknown>;
+    mutators: Record<string, unknown>;
+    /** `{fallback: [...], handlers: {<name>: {enabled, config}}}` as Oathkeeper's `errors`. */
+    errors: Record<string, unknown>;
+    /** The authz read plane the `permission` authorizer asks; absent = the engine of this process. */
+    permissionsUrl: string | undefined;
+    /** Entries of the in-memory credential cache (sessions, introspection results). */
+    cacheMaxEntries: number;
+    /** Keep cached credentials in Redis (when `redis.url` is set) so every node shares them. */
+    cacheInRedis: boolean;
+    /** Timeout of the gateway's calls to session, introspection, token and remote-authorizer endpoints. */
+    outboundTimeoutMillis: number;
+  };
   redis: {
     /** A Redis URL (`redis://host:6379/0`); absent means no Redis (PostgreSQL notifications and polling only). */
     url: string | undefined;
@@ -181,6 +210,8 @@ export function defaultConfig(): GatehouseConfig {
       identityAdmin: { host: "0.0.0.0", port: 4434 },
       oauth2Public: { host: "0.0.0.0", port: 4444 },
       oauth2Admin: { host: "0.0.0.0", port: 4445 },
+      proxy: { host: "0.0.0.0", port: 4455 },
+      proxyApi: { host: "0.0.0.0", port: 4456 },
       h2c: "grpc-js",
       shutdownTimeoutMillis: 10_000,
       writeApiKeyHashes: [],
@@ -239,6 +270,21 @@ export function defaultConfig(): GatehouseConfig {
       trustProxy: false,
       disallowPrivateIpRanges: false,
     },
+    proxy: {
+      ruleSources: [],
+      matchingStrategy: "regexp",
+      watchRules: true,
+      trustedProxies: [],
+      decisionsTrustedProxies: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+      authenticators: {},
+      authorizers: {},
+      mutators: {},
+      errors: {},
+      permissionsUrl: undefined,
+      cacheMaxEntries: 10_000,
+      cacheInRedis: true,
+      outboundTimeoutMillis: 5_000,
+    },
     redis: { url: undefined, keyPrefix: "gatehouse:" },
     replication: { pollIntervalMillis: 1_000, snaptokenWaitMillis: 2_000 },
     changelog: { retentionMillis: 86_400_000, gcIntervalMillis: 300_000 },
@@ -268,6 +314,8 @@ export function loopbackConfig(dsn: Dsn = { kind: "memory" }): GatehouseConfig {
     config.serve.identityAdmin,
     config.serve.oauth2Public,
     config.serve.oauth2Admin,
+    config.serve.proxy,
+    config.serve.proxyApi,
   ]) {
     plane.host = "127.0.0.1";
     plane.port = 0;
@@ -299,6 +347,8 @@ function configError(source: string, message: string): InvalidArgumentError {
 interface KeySpec {
   path: string;
   env: string;
+  /** The key holds a whole map (its environment variable is JSON). */
+  subtree?: boolean;
   apply(config: GatehouseConfig, raw: unknown, source: string): void;
 }
 
@@ -352,7 +402,10 @@ function asHttpUrls(raw: unknown, source: string): string[] {
   return list.map((u, i) => asHttpUrl(u, `${source}[${i}]`));
 }
 
-const PLANE_KEY_NAMES: Record<"read" | "write" | "opl" | "identityPublic" | "identityAdmin" | "oauth2Public" | "oauth2Admin", string> = {
+const PLANE_KEY_NAMES: Record<
+  "read" | "write" | "opl" | "identityPublic" | "identityAdmin" | "oauth2Public" | "oauth2Admin" | "proxy" | "proxyApi",
+  string
+> = {
   read: "read",
   write: "write",
   opl: "opl",
@@ -360,6 +413,8 @@ const PLANE_KEY_NAMES: Record<"read" | "write" | "opl" | "identityPublic" | "ide
   identityAdmin: "identity.admin",
   oauth2Public: "oauth2.public",
   oauth2Admin: "oauth2.admin",
+  proxy: "proxy",
+  proxyApi: "proxy.api",
 };
 
 function planeKeys(plane: keyof typeof PLANE_KEY_NAMES): KeySpec[] {
@@ -389,6 +444,8 @@ const KEYS: readonly KeySpec[] = [
   ...planeKeys("identityAdmin"),
   ...planeKeys("oauth2Public"),
   ...planeKeys("oauth2Admin"),
+  ...planeKeys("proxy"),
+  ...planeKeys("proxyApi"),
   {
     path: "serve.h2c",
     env: "GATEHOUSE_SERVE_H2C",
@@ -734,12 +791,89 @@ const KEYS: readonly KeySpec[] = [
     env: "GATEHOUSE_LIMIT_KETO_MAX_BATCH_CHECK_SIZE",
     apply: (c, raw, source) => (c.limit.ketoMaxBatchCheckSize = asInt(raw, source, 1, 100_000)),
   },
+  ...proxyKeys(),
 ];
 
-/** Every dotted path of a parsed YAML document's leaves (lists count as leaves). */
-function leaves(value: unknown, prefix = ""): [string, unknown][] {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return [[prefix, value]];
-  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leaves(v, prefix === "" ? k : `${prefix}.${k}`));
+/** A map-valued setting: from YAML as is, from the environment as JSON. */
+function asMap(raw: unknown, source: string): Record<string, unknown> {
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw configError(source, "expected a JSON object");
+    }
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw configError(source, "expected a map");
+  return value as Record<string, unknown>;
+}
+
+function asStringList(raw: unknown, source: string): string[] {
+  const list = typeof raw === "string" ? raw.split(",").map((x) => x.trim()).filter((x) => x !== "") : raw;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) throw configError(source, "expected a list of strings");
+  return list as string[];
+}
+
+function proxyKeys(): KeySpec[] {
+  const stage = (name: "authenticators" | "authorizers" | "mutators" | "errors"): KeySpec => ({
+    path: `proxy.${name}`,
+    env: `GATEHOUSE_PROXY_${name.toUpperCase()}`,
+    subtree: true,
+    apply: (c, raw, source) => (c.proxy[name] = asMap(raw, source)),
+  });
+  return [
+    {
+      path: "proxy.access_rules.repositories",
+      env: "GATEHOUSE_PROXY_ACCESS_RULES_REPOSITORIES",
+      apply: (c, raw, source) => (c.proxy.ruleSources = asStringList(raw, source)),
+    },
+    {
+      path: "proxy.access_rules.matching_strategy",
+      env: "GATEHOUSE_PROXY_ACCESS_RULES_MATCHING_STRATEGY",
+      apply: (c, raw, source) => {
+        const value = asString(raw, source);
+        if (value !== "regexp" && value !== "glob") throw configError(source, `expected regexp or glob, got "${value}"`);
+        c.proxy.matchingStrategy = value;
+      },
+    },
+    { path: "proxy.access_rules.watch", env: "GATEHOUSE_PROXY_ACCESS_RULES_WATCH", apply: (c, raw, source) => (c.proxy.watchRules = asBool(raw, source)) },
+    {
+      path: "proxy.trusted_proxies",
+      env: "GATEHOUSE_PROXY_TRUSTED_PROXIES",
+      apply: (c, raw, source) => (c.proxy.trustedProxies = asStringList(raw, source)),
+    },
+    {
+      path: "proxy.decisions.trusted_proxies",
+      env: "GATEHOUSE_PROXY_DECISIONS_TRUSTED_PROXIES",
+      apply: (c, raw, source) => (c.proxy.decisionsTrustedProxies = asStringList(raw, source)),
+    },
+    stage("authenticators"),
+    stage("authorizers"),
+    stage("mutators"),
+    stage("errors"),
+    {
+      path: "proxy.permissions.url",
+      env: "GATEHOUSE_PROXY_PERMISSIONS_URL",
+      apply: (c, raw, source) => (c.proxy.permissionsUrl = asHttpUrl(raw, source)),
+    },
+    {
+      path: "proxy.cache.max_entries",
+      env: "GATEHOUSE_PROXY_CACHE_MAX_ENTRIES",
+      apply: (c, raw, source) => (c.proxy.cacheMaxEntries = asInt(raw, source, 1, 10_000_000)),
+    },
+    { path: "proxy.cache.redis", env: "GATEHOUSE_PROXY_CACHE_REDIS", apply: (c, raw, source) => (c.proxy.cacheInRedis = asBool(raw, source)) },
+    {
+      path: "proxy.outbound.timeout_millis",
+      env: "GATEHOUSE_PROXY_OUTBOUND_TIMEOUT_MILLIS",
+      apply: (c, raw, source) => (c.proxy.outboundTimeoutMillis = asInt(raw, source, 10, 600_000)),
+    },
+  ];
+}
+
+/** Every dotted path of a parsed YAML document's leaves (lists, and the maps at `subtrees`, count as leaves). */
+function leaves(value: unknown, subtrees: ReadonlySet<string>, prefix = ""): [string, unknown][] {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || subtrees.has(prefix)) return [[prefix, value]];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => leaves(v, subtrees, prefix === "" ? k : `${prefix}.${k}`));
 }
 
 /** Inputs of `loadConfig`. */
@@ -764,7 +898,7 @@ export function loadConfig(sources: ConfigSources = {}): GatehouseConfig {
       throw configError(sources.file, (err as Error).message.split("\n")[0] ?? "unreadable");
     }
     if (doc !== null && doc !== undefined) {
-      for (const [path, raw] of leaves(doc)) {
+      for (const [path, raw] of leaves(doc, new Set(KEYS.filter((k) => k.subtree === true).map((k) => k.path)))) {
         const key = byPath.get(path);
         if (key === undefined) {
           throw configError(`${sources.file}: ${path}`, `unknown key (known keys: ${KEYS.map((k) => k.path).join(", ")})`);

@@ -286,7 +286,7 @@ function createHttp1Stack(options: Http1StackOptions): Stack & { close(): void }
     // "close" comes once the response is sent or the connection is gone. Whatever answered gets the path as
     // its route, except Connect's fallback: that is the 404 for paths nothing serves.
     if (observation !== undefined) {
-      res.once("close", () => observation.end(unrouted.has(res) ? undefined : path, res.statusCode));
+      res.once("close", () => observation.end(unrouted.has(res) ? undefined : (routeTemplates.get(res) ?? path), res.statusCode));
     }
     try {
       const answer = async (): Promise<boolean> => {
@@ -370,6 +370,17 @@ function createConnectH2cStack(handler: NodeHandlerFn): Stack {
 
 /** Responses Connect's fallback answered, so the metrics count them as "other" rather than by path. */
 const unrouted = new WeakSet<object>();
+
+/** Route templates REST handlers gave their responses (`/rules/{id}`), used as the metrics label. */
+const routeTemplates = new WeakMap<object, string>();
+
+/**
+ * Labels a REST response's metrics with a route template instead of its path, for routes whose paths carry
+ * ids or arbitrary text (each distinct path would otherwise take one of the plane's route labels).
+ */
+export function setRouteTemplate(res: ServerResponse, template: string): void {
+  routeTemplates.set(res, template);
+}
 
 /** Connect's fallback: unknown paths get Ory's 404 body. */
 const sendNotFound: NodeHandlerFn = (req, res) => {

@@ -143,6 +143,9 @@ export interface NodePorts {
   /** The OAuth2 service's planes. */
   readonly oauth2Public: number;
   readonly oauth2Admin: number;
+  /** The gateway's reverse proxy and API port. */
+  readonly proxy: number;
+  readonly proxyApi: number;
 }
 
 /** How to start one `gatehouse serve` process. */
@@ -210,6 +213,10 @@ function nodeEnv(options: NodeOptions, ports: NodePorts): NodeJS.ProcessEnv {
     GATEHOUSE_SERVE_OAUTH2_PUBLIC_PORT: String(ports.oauth2Public),
     GATEHOUSE_SERVE_OAUTH2_ADMIN_HOST: "127.0.0.1",
     GATEHOUSE_SERVE_OAUTH2_ADMIN_PORT: String(ports.oauth2Admin),
+    GATEHOUSE_SERVE_PROXY_HOST: "127.0.0.1",
+    GATEHOUSE_SERVE_PROXY_PORT: String(ports.proxy),
+    GATEHOUSE_SERVE_PROXY_API_HOST: "127.0.0.1",
+    GATEHOUSE_SERVE_PROXY_API_PORT: String(ports.proxyApi),
     GATEHOUSE_ENGINE_EVALUATOR_THREADS: "1",
     GATEHOUSE_SERVE_SHUTDOWN_TIMEOUT_MS: String(DEFAULT_SHUTDOWN_TIMEOUT_MS),
   });
@@ -349,13 +356,13 @@ class NodeProcess implements GatehouseNode {
 }
 
 /** Listeners per node: read, write, OPL, identity public and admin, OAuth2 public and admin. */
-const PORTS_PER_NODE = 7;
+const PORTS_PER_NODE = 9;
 
 /** Starts one node and waits until `/health/ready` answers 200 on its read port. */
 export async function startNode(options: NodeOptions): Promise<GatehouseNode> {
   let ports = options.ports;
   if (ports === undefined) {
-    const [read, write, opl, identityPublic, identityAdmin, oauth2Public, oauth2Admin] = await pickFreePorts(PORTS_PER_NODE);
+    const [read, write, opl, identityPublic, identityAdmin, oauth2Public, oauth2Admin, proxy, proxyApi] = await pickFreePorts(PORTS_PER_NODE);
     ports = {
       read: read!,
       write: write!,
@@ -364,6 +371,8 @@ export async function startNode(options: NodeOptions): Promise<GatehouseNode> {
       identityAdmin: identityAdmin!,
       oauth2Public: oauth2Public!,
       oauth2Admin: oauth2Admin!,
+      proxy: proxy!,
+      proxyApi: proxyApi!,
     };
   }
   const node = new NodeProcess(options, ports);
@@ -413,6 +422,8 @@ export async function startCluster(n: number, options: ClusterOptions): Promise<
     identityAdmin: flat[PORTS_PER_NODE * i + 4]!,
     oauth2Public: flat[PORTS_PER_NODE * i + 5]!,
     oauth2Admin: flat[PORTS_PER_NODE * i + 6]!,
+    proxy: flat[PORTS_PER_NODE * i + 7]!,
+    proxyApi: flat[PORTS_PER_NODE * i + 8]!,
   });
   const nodes = Array.from({ length: n }, (_, i) => new NodeProcess({ ...options, name: `node${i}` }, portsOf(i)));
   const stopAll = async (): Promise<void> => {

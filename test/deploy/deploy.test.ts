@@ -5,16 +5,19 @@
  * time. No image is built and no cluster is needed; `kubectl kustomize` runs when kubectl is on the PATH.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, normalize, relative, resolve } from "node:path";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { startServer, type RunningServer } from "../../cli/commands/serve.js";
 import { defaultConfig, describeConfigKeys, loadConfig, loopbackConfig } from "../../cli/config/config.js";
 import { metricsPaths } from "../../gateways/observability/metrics-endpoint.js";
 import { createHealthRestHandler } from "../../gateways/server/health-rest.js";
+import { CheckRequestSchema, CheckResponseSchema, type CheckRequest, type CheckResponse } from "../../proto/gen/envoy/service/auth/v3/external_auth_pb.js";
 
 // Parsed YAML is untyped by nature; the assertions below check its shape.
 type Y = any;
@@ -38,6 +41,8 @@ const allServePorts = [
   defaults.serve.identityAdmin.port,
   defaults.serve.oauth2Public.port,
   defaults.serve.oauth2Admin.port,
+  defaults.serve.proxy.port,
+  defaults.serve.proxyApi.port,
 ].sort();
 /** The identity service's planes (Kratos's public and admin ports). */
 const identityPorts: Record<"public" | "admin", number> = {
@@ -49,10 +54,21 @@ const oauth2Ports: Record<"public" | "admin", number> = {
   public: defaults.serve.oauth2Public.port,
   admin: defaults.serve.oauth2Admin.port,
 };
-/** The planes that speak REST over HTTP/1.1 only (no gRPC server behind them). */
-const restOnlyPorts = [...Object.values(identityPorts), ...Object.values(oauth2Ports)].sort();
-/** The admin planes: never published beyond the host's loopback. */
-const adminPorts = [identityPorts.admin, oauth2Ports.admin];
+/** The gateway's planes (Oathkeeper's reverse proxy and API ports). */
+const proxyPorts: Record<"proxy" | "api", number> = {
+  proxy: defaults.serve.proxy.port,
+  api: defaults.serve.proxyApi.port,
+};
+/**
+ * The planes that speak HTTP/1.1 only (no gRPC server behind them): the identity and OAuth2 REST planes and
+ * the gateway's reverse proxy (a node:http server).
+ */
+const http1OnlyPorts = [...Object.values(identityPorts), ...Object.values(oauth2Ports), proxyPorts.proxy].sort();
+/**
+ * Never published beyond the host's loopback: the admin planes, and the gateway's API (its /decisions believe
+ * X-Forwarded-* from private addresses, a front proxy's included).
+ */
+const internalPorts = [identityPorts.admin, oauth2Ports.admin, proxyPorts.api];
 /** The Deployment's container ports by name (names are at most 15 characters in Kubernetes). */
 const namedServePorts: Record<string, number> = {
   ...planePorts,
@@ -60,6 +76,8 @@ const namedServePorts: Record<string, number> = {
   "identity-admin": identityPorts.admin,
   "oauth2-public": oauth2Ports.public,
   "oauth2-admin": oauth2Ports.admin,
+  proxy: proxyPorts.proxy,
+  "proxy-api": proxyPorts.api,
 };
 
 // ---------------------------------------------------------------------------------------------- helpers
@@ -461,20 +479,46 @@ function removedHeaders(node: Y): string[] {
 
 // ------------------------------------------------------------------------------------------ the server
 
+/** The example access rules the Deployment mounts (a ConfigMap of rule files). */
+const accessRules = baseObject("ConfigMap", "gatehouse-access-rules");
+
+/**
+ * Writes a ConfigMap's files the way the kubelet mounts them: the files in a timestamped folder, `..data`
+ * linking to it, and each visible name a symlink into `..data`.
+ */
+function mountConfigMap(data: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-rules-"));
+  const stamp = "..2024_01_01_00_00_00.000000000";
+  mkdirSync(join(dir, stamp));
+  for (const [name, text] of Object.entries(data)) writeFileSync(join(dir, stamp, name), text);
+  symlinkSync(stamp, join(dir, "..data"));
+  for (const name of Object.keys(data)) symlinkSync(join("..data", name), join(dir, name));
+  return dir;
+}
+
 let server: RunningServer | undefined;
+let rulesDir: string | undefined;
 beforeAll(async () => {
-  server = await startServer(loopbackConfig(), () => {});
+  // The running server loads the example access rules, as mounted in the pods.
+  rulesDir = mountConfigMap(accessRules.data);
+  const config = loopbackConfig();
+  config.proxy.ruleSources = [rulesDir];
+  config.proxy.watchRules = false;
+  server = await startServer(config, () => {});
 });
 afterAll(async () => {
   await server?.stop();
+  if (rulesDir !== undefined) rmSync(rulesDir, { recursive: true, force: true });
 });
 
-/** The bound port of the plane whose default port is `port` (identity and OAuth2 planes included). */
+/** The bound port of the plane whose default port is `port` (identity, OAuth2 and gateway planes included). */
 function livePort(port: number): number {
   if (port === identityPorts.public) return server!.identity.ports.public;
   if (port === identityPorts.admin) return server!.identity.ports.admin;
   if (port === oauth2Ports.public) return server!.oauth2.ports.public;
   if (port === oauth2Ports.admin) return server!.oauth2.ports.admin;
+  if (port === proxyPorts.proxy) return server!.proxy.ports.proxy;
+  if (port === proxyPorts.api) return server!.proxy.ports.api;
   const plane = (Object.keys(planePorts) as ("read" | "write" | "opl")[]).find((p) => planePorts[p] === port);
   expect(plane, `a plane listens on ${port} by default`).toBeDefined();
   return server!.planes.ports[plane!];
@@ -760,11 +804,16 @@ describe("deploy/docker-compose.yaml", () => {
     for (const p of [...allServePorts, envoy.admin.address.socket_address.port_value]) {
       expect(published).toContain(p);
     }
-    // The admin APIs (identities, sessions; OAuth2 clients, keys, consents) and Envoy's admin interface stay
-    // on the host's loopback.
-    for (const p of [...adminPorts, envoy.admin.address.socket_address.port_value]) {
+    // The admin APIs (identities, sessions; OAuth2 clients, keys, consents), the gateway's API and Envoy's
+    // admin interface stay on the host's loopback.
+    for (const p of [...internalPorts, envoy.admin.address.socket_address.port_value]) {
       const mapping = (proxy.ports as string[]).find((m) => containerPort(m) === p)!;
       expect(hostAddress(mapping), mapping).toBe("127.0.0.1");
+    }
+    // The gateway's reverse proxy is public, like the identity and OAuth2 public planes.
+    for (const p of [identityPorts.public, oauth2Ports.public, proxyPorts.proxy]) {
+      const mapping = (proxy.ports as string[]).find((m) => containerPort(m) === p)!;
+      expect(hostAddress(mapping), mapping).toBeUndefined();
     }
   });
 });
@@ -787,29 +836,34 @@ describe("deploy/envoy/envoy.yaml", () => {
         expect(cluster.lb_policy).toBe("ROUND_ROBIN");
         const http = cluster.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
         const http2 = http.explicit_http_config?.http2_protocol_options ?? http.use_downstream_protocol_config?.http2_protocol_options;
-        if (restOnlyPorts.includes(port)) {
-          // The identity and OAuth2 planes are REST over HTTP/1.1: h2c would reach the plane's gRPC server instead.
+        if (http1OnlyPorts.includes(port)) {
+          // The identity and OAuth2 planes are REST over HTTP/1.1 (h2c would reach the plane's gRPC server
+          // instead), and the gateway's reverse proxy is an HTTP/1.1 server.
           expect(http.explicit_http_config?.http_protocol_options, `${name} speaks HTTP/1.1 upstream`).toBeDefined();
           expect(http2, `${name} never speaks HTTP/2 upstream`).toBeUndefined();
         } else {
           expect(http2, `${name} speaks HTTP/2 upstream`).toBeDefined();
         }
-        const endpoints = cluster.load_assignment.endpoints.flatMap((e: Y) =>
-          e.lb_endpoints.map((l: Y) => l.endpoint.address.socket_address),
-        );
+        const lbEndpoints: Y[] = cluster.load_assignment.endpoints.flatMap((e: Y) => e.lb_endpoints.map((l: Y) => l.endpoint));
+        const endpoints = lbEndpoints.map((e) => e.address.socket_address);
         expect(endpoints.map((a: Y) => a.address).sort()).toEqual(["gatehouse-1", "gatehouse-2", "gatehouse-3"]);
         for (const a of endpoints) {
           expect(a.port_value).toBe(port);
           expect(services[a.address], a.address).toBeDefined();
         }
+        // Health is checked on the plane's own port, except the gateway's reverse proxy, whose paths are all the
+        // upstreams' (decided by the access rules): its nodes are checked on their API port.
+        const healthPorts = new Set(lbEndpoints.map((e) => (e.health_check_config?.port_value ?? e.address.socket_address.port_value) as number));
+        expect([...healthPorts], name).toEqual([port === proxyPorts.proxy ? proxyPorts.api : port]);
+        const healthPort = [...healthPorts][0]!;
         expect(cluster.health_checks.length).toBeGreaterThan(0);
         for (const hc of cluster.health_checks) {
           // The planes answer plain HTTP/1.1 health checks; h2c goes to the gRPC server.
           expect(hc.http_health_check.codec_client_type ?? "HTTP1").toBe("HTTP1");
           await expectReadinessPath(hc.http_health_check.path);
-          // And the running plane at this port answers it (the identity and OAuth2 planes included).
-          const res = await fetch(`http://127.0.0.1:${livePort(port)}${hc.http_health_check.path}`);
-          expect(res.status, `:${port}${hc.http_health_check.path}`).toBe(200);
+          // And the running plane at that port answers it (the identity, OAuth2 and gateway planes included).
+          const res = await fetch(`http://127.0.0.1:${livePort(healthPort)}${hc.http_health_check.path}`);
+          expect(res.status, `:${healthPort}${hc.http_health_check.path}`).toBe(200);
         }
       }
       expect(allServePorts).toContain(port);
@@ -821,7 +875,8 @@ describe("deploy/envoy/envoy.yaml", () => {
       const port = listener.address.socket_address.port_value as number;
       const hcm = envoyHcm(listener);
       const routes: Y[] = hcm.route_config.virtual_hosts.flatMap((vh: Y) => vh.routes);
-      for (const path of metricsPaths) {
+      // The gateway's reverse proxy has no /metrics: there, the path is an upstream's (see below).
+      for (const path of port === proxyPorts.proxy ? [] : metricsPaths) {
         // Envoy takes the first route that matches.
         const first = routes.find((r) => r.match.path === path || (r.match.prefix !== undefined && path.startsWith(r.match.prefix)));
         expect(first?.direct_response?.status, `:${port}${path} is answered by Envoy`).toBe(404);
@@ -845,6 +900,33 @@ describe("deploy/envoy/envoy.yaml", () => {
     expect(hcm.xff_num_trusted_hops ?? 0).toBe(0);
     // Envoy passes the Host through and never sets X-Forwarded-Host: a client's own one must not reach the nodes.
     expect(removedHeaders(listener)).toContain("x-forwarded-host");
+  });
+
+  it("forwards every path of the gateway's reverse proxy, WebSocket upgrades included", async () => {
+    const listener = envoyListener(proxyPorts.proxy);
+    expect(envoyUpstreamPorts(proxyPorts.proxy)).toEqual([proxyPorts.proxy]);
+    const hcm = envoyHcm(listener);
+    // Every path there is an upstream application's, /metrics and /health/* included: the access rules decide,
+    // not Envoy.
+    const routes: Y[] = hcm.route_config.virtual_hosts.flatMap((vh: Y) => vh.routes);
+    expect(routes.filter((r) => r.direct_response !== undefined)).toEqual([]);
+    expect(routes.filter((r) => r.match.prefix === "/").length).toBeGreaterThan(0);
+    // The reverse proxy serves nothing of its own: without a matching rule those paths are refused (404).
+    for (const path of ["/health/ready", "/health/alive", ...metricsPaths]) {
+      const res = await fetch(`http://127.0.0.1:${livePort(proxyPorts.proxy)}${path}`);
+      expect(res.status, `:${proxyPorts.proxy}${path}`).toBe(404);
+      expect(await res.text()).not.toContain("gatehouse_");
+    }
+    expect((hcm.upgrade_configs as Y[] | undefined)?.map((u) => u.upgrade_type)).toContain("websocket");
+    // Envoy is the edge there: it sets X-Forwarded-Proto and appends the client's address to X-Forwarded-For.
+    expect(hcm.use_remote_address).toBe(true);
+    expect(hcm.xff_num_trusted_hops ?? 0).toBe(0);
+    // If the nodes believe Envoy's X-Forwarded-* (GATEHOUSE_PROXY_TRUSTED_PROXIES), a client's own
+    // X-Forwarded-Host must not reach them.
+    const trusted = loadConfig({ env: envOf(services["gatehouse-1"]) }).proxy.trustedProxies;
+    if (trusted.length > 0) expect(removedHeaders(listener)).toContain("x-forwarded-host");
+    // The gateway's API (decisions, ext_authz): gRPC and HTTP/1.1 like the read plane, to the nodes' API port.
+    expect(envoyUpstreamPorts(proxyPorts.api)).toEqual([proxyPorts.api]);
   });
 
   it("has an admin port", () => {
@@ -948,6 +1030,44 @@ describe("deploy/kubernetes/base", () => {
     expect(await a.text()).toContain('gatehouse_rpc_requests_total{plane="oauth2-public"');
   });
 
+  it("serves the gateway's metrics on its API port, not on its reverse proxy port", async () => {
+    const api = namedPorts.get("proxy-api")!;
+    const pub = namedPorts.get("proxy")!;
+    for (const path of metricsPaths) {
+      // On the reverse proxy every path is an upstream's: without a rule for it, 404.
+      const p = await fetch(`http://127.0.0.1:${livePort(pub)}${path}`);
+      expect(p.status, `:${pub}${path}`).toBe(404);
+    }
+    const a = await fetch(`http://127.0.0.1:${livePort(api)}/metrics`);
+    expect(a.status, `:${api}/metrics`).toBe(200);
+    expect(await a.text()).toContain("gatehouse_proxy_decisions_total");
+  });
+
+  it("mounts the example access rules where the gateway reads them, and they load", async () => {
+    const config = loadConfig({ env: { ...configMap.data, ...secret.stringData } });
+    expect(config.proxy.ruleSources.length).toBeGreaterThan(0);
+    const mounts: Y[] = container.volumeMounts;
+    for (const source of config.proxy.ruleSources) {
+      const path = source.replace(/^file:\/\//, "");
+      const mount = mounts.find((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`));
+      expect(mount, `${source} is mounted`).toBeDefined();
+      // Read-only, and a whole-folder mount: a subPath mount never receives the ConfigMap's updates.
+      expect(mount.readOnly, source).toBe(true);
+      expect(mount.subPath, source).toBeUndefined();
+      const volume = (podSpec.volumes as Y[]).find((v) => v.name === mount.name);
+      expect(volume?.configMap?.name, `${source} is a ConfigMap`).toBe(accessRules.metadata.name);
+    }
+    // Every key is a rule file the gateway reads (by extension) in Oathkeeper's format.
+    const keys = Object.keys(accessRules.data as Record<string, string>);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(key).toMatch(/\.(ya?ml|json)$/);
+    const ids = keys.flatMap((key) => (parse(accessRules.data[key]) as Y[]).map((r) => r.id as string));
+    // The running gateway loaded them as the kubelet mounts them (the ..data folder is not read twice).
+    const res = await fetch(`http://127.0.0.1:${livePort(proxyPorts.api)}/rules`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { id: string }[]).map((r) => r.id).sort()).toEqual([...ids].sort());
+  });
+
   it("runs non-root on a read-only root filesystem with a writable /tmp", () => {
     expect(podSpec.securityContext.runAsNonRoot).toBe(true);
     expect(podSpec.securityContext.runAsUser).toBeGreaterThan(0);
@@ -985,6 +1105,8 @@ describe("deploy/kubernetes/base", () => {
     // the pods trust its X-Forwarded-* headers) and a system secret every pod shares, kept in the Secret.
     expect(config.serve.oauth2Public.port).toBe(oauth2Ports.public);
     expect(config.serve.oauth2Admin.port).toBe(oauth2Ports.admin);
+    expect(config.serve.proxy.port).toBe(proxyPorts.proxy);
+    expect(config.serve.proxyApi.port).toBe(proxyPorts.api);
     expect(configMap.data.GATEHOUSE_OAUTH2_ISSUER).toMatch(/REPLACE-ME/);
     expect(config.oauth2.issuer).toMatch(/^https:\/\//);
     expect(config.oauth2.trustProxy).toBe(true);
@@ -1114,6 +1236,130 @@ describe("deploy/kubernetes/overlays/production", () => {
     expect(rendered.spec.replicas).toBe(5);
     expect(rendered.spec.template.spec.containers[0].image).toMatch(/:(?!latest$)[^:]+$/);
     for (const x of objects) if (x.kind !== "Namespace") expect(x.metadata.namespace, `${x.kind}/${x.metadata.name}`).toBe(k.namespace);
+  });
+});
+
+describe("deploy/kubernetes/istio", () => {
+  const istioDir = join(deployDir, "kubernetes/istio");
+  const objects: Y[] = walk(istioDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .flatMap((f) => loadYaml(f));
+  const providers: Y[] = objects.filter((o) => o.kind === "IstioOperator").flatMap((o) => o.spec?.meshConfig?.extensionProviders ?? []);
+  const provider = (name: string): Y => providers.find((p) => p.name === name);
+  const policies: Y[] = objects.filter((o) => o.kind === "AuthorizationPolicy");
+  const service = baseObject("Service", "gatehouse");
+  const deployment = baseObject("Deployment", "gatehouse");
+  const containerPorts: Y[] = deployment.spec.template.spec.containers.find((c: Y) => c.name === "gatehouse").ports;
+  const namespace: string = loadOne(join(overlayDir, "kustomization.yaml")).namespace;
+  /** The example rules' `header` mutator headers, lower-cased. */
+  const mutatedHeaders = Object.values(accessRules.data as Record<string, string>)
+    .flatMap((text) => parse(text) as Y[])
+    .flatMap((rule) => (rule.mutators ?? []) as Y[])
+    .filter((m) => m.handler === "header")
+    .flatMap((m) => Object.keys(m.config?.headers ?? {}).map((h) => h.toLowerCase()));
+
+  it("stays out of the kustomize base and overlay", () => {
+    for (const dir of [baseDir, overlayDir]) {
+      const k = loadOne(join(dir, "kustomization.yaml"));
+      for (const r of k.resources as string[]) expect(resolve(dir, r).startsWith(istioDir), r).toBe(false);
+    }
+  });
+
+  it("defines gRPC and HTTP ext_authz providers on the gateway's API port of the gatehouse Service", () => {
+    const grpc = provider("gatehouse-grpc")?.envoyExtAuthzGrpc;
+    const http = provider("gatehouse-http")?.envoyExtAuthzHttp;
+    expect(grpc, "gatehouse-grpc").toBeDefined();
+    expect(http, "gatehouse-http").toBeDefined();
+    for (const p of [grpc, http]) {
+      expect(p.service).toBe(`${service.metadata.name}.${namespace}.svc.cluster.local`);
+      expect(p.port).toBe(proxyPorts.api);
+      expect(String(p.timeout)).toMatch(/^\d+(\.\d+)?s$/);
+    }
+    // The Service's port leads to the container's proxy-api port.
+    const servicePort = (service.spec.ports as Y[]).find((p) => p.port === proxyPorts.api);
+    expect(servicePort?.targetPort).toBe("proxy-api");
+    expect(containerPorts.find((p) => p.name === servicePort.targetPort)?.containerPort).toBe(proxyPorts.api);
+    // gRPC (h2c) and HTTP/1.1 share that port: no protocol for Istio to force, it detects it per connection.
+    expect(servicePort.name).not.toMatch(/^(grpc|grpc-web|http|http2|tcp|tls|https)(-|$)/);
+    expect(servicePort.appProtocol).toBeUndefined();
+    expect(http.pathPrefix).toBe("/decisions");
+  });
+
+  it("passes the example rule's credentials into the HTTP check and its headers out of it", () => {
+    const http = provider("gatehouse-http").envoyExtAuthzHttp;
+    const lower = (list: Y[] | undefined): string[] => (list ?? []).map((h) => String(h).toLowerCase());
+    // The example rule's credentials: the session cookie and the bearer token.
+    expect(lower(http.includeRequestHeadersInCheck)).toEqual(expect.arrayContaining(["cookie", "authorization"]));
+    // On allow, the mutators' headers go to the workload.
+    expect(mutatedHeaders.length).toBeGreaterThan(0);
+    expect(lower(http.headersToUpstreamOnAllow)).toEqual(expect.arrayContaining(mutatedHeaders));
+    // On deny, the error handlers' redirect and challenge reach the client.
+    expect(lower(http.headersToDownstreamOnDeny)).toEqual(expect.arrayContaining(["location", "www-authenticate"]));
+  });
+
+  it("sends the example workload's requests to a defined provider with a CUSTOM AuthorizationPolicy", () => {
+    expect(policies.length).toBeGreaterThan(0);
+    for (const policy of policies) {
+      const where = `AuthorizationPolicy/${policy.metadata.name}`;
+      expect(policy.apiVersion, where).toBe("security.istio.io/v1");
+      expect(policy.spec.action, where).toBe("CUSTOM");
+      expect(providers.map((p) => p.name), where).toContain(policy.spec.provider?.name);
+      expect(Object.keys(policy.spec.selector?.matchLabels ?? {}).length, `${where} selects a workload`).toBeGreaterThan(0);
+      const paths = (policy.spec.rules as Y[]).flatMap((r) => (r.to as Y[]).flatMap((t) => (t.operation?.paths ?? []) as string[]));
+      expect(paths.length, `${where} selects paths`).toBeGreaterThan(0);
+    }
+  });
+
+  it("answers both providers' checks on the API port with the example rule's decision", async () => {
+    const [policy] = policies;
+    const paths = (policy.spec.rules as Y[]).flatMap((r) => (r.to as Y[]).flatMap((t) => (t.operation?.paths ?? []) as string[]));
+    // A request the policy selects and the example rule matches, without credentials: the rule answers 401
+    // (a request no rule matches gets 404).
+    const path = "/documents/0f8fad5b-d9cb-469f-a165-70867728950e";
+    const istioPathMatches = (pattern: string, p: string): boolean =>
+      pattern.endsWith("*") ? p.startsWith(pattern.slice(0, -1)) : pattern.startsWith("*") ? p.endsWith(pattern.slice(1)) : p === pattern;
+    expect(paths.some((pattern) => istioPathMatches(pattern, path))).toBe(true);
+    const api = livePort(proxyPorts.api);
+
+    // gatehouse-http: Envoy sends the original method and Host to pathPrefix + the original path.
+    const prefix: string = provider("gatehouse-http").envoyExtAuthzHttp.pathPrefix;
+    const httpStatus = (target: string): Promise<number> =>
+      new Promise((resolvePromise, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port: api, method: "GET", path: `${prefix}${target}`, headers: { host: "api.example.com" } }, (res) => {
+          res.resume();
+          resolvePromise(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    expect(await httpStatus(path)).toBe(401);
+    expect(await httpStatus("/nothing-matches")).toBe(404);
+
+    // gatehouse-grpc: envoy.service.auth.v3.Authorization/Check over h2c on the same port.
+    const client = new Client(`127.0.0.1:${api}`, credentials.createInsecure());
+    try {
+      const check = (target: string): Promise<CheckResponse> =>
+        new Promise((resolvePromise, reject) => {
+          const request = create(CheckRequestSchema, {
+            attributes: { request: { http: { method: "GET", host: "api.example.com", path: target, scheme: "http", headers: {} } } },
+          });
+          client.makeUnaryRequest(
+            "/envoy.service.auth.v3.Authorization/Check",
+            (m: CheckRequest) => Buffer.from(toBinary(CheckRequestSchema, m)),
+            (b: Buffer) => fromBinary(CheckResponseSchema, b),
+            request,
+            new Metadata(),
+            {},
+            (error: ServiceError | null, response?: CheckResponse) => (error !== null || response === undefined ? reject(error ?? new Error("no response")) : resolvePromise(response)),
+          );
+        });
+      const denied = await check(path);
+      expect(denied.status?.code).toBe(16); // UNAUTHENTICATED
+      expect(denied.httpResponse.case).toBe("deniedResponse");
+      if (denied.httpResponse.case === "deniedResponse") expect(denied.httpResponse.value.status?.code).toBe(401);
+    } finally {
+      client.close();
+    }
   });
 });
 

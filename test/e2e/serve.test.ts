@@ -199,6 +199,8 @@ describe("the gatehouse serve command", () => {
         GATEHOUSE_SERVE_IDENTITY_ADMIN_PORT: "0",
         GATEHOUSE_SERVE_OAUTH2_PUBLIC_PORT: "0",
         GATEHOUSE_SERVE_OAUTH2_ADMIN_PORT: "0",
+        GATEHOUSE_SERVE_PROXY_PORT: "0",
+        GATEHOUSE_SERVE_PROXY_API_PORT: "0",
       },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -27,6 +27,11 @@ export interface RuleRepositoryOptions {
   /** Files or directories; a `file://` prefix (or URL) is accepted. Relative paths resolve against the cwd. */
   readonly sources: readonly string[];
   readonly knownHandlers?: KnownHandlers;
+  /**
+   * Checks a candidate rule set before it replaces the current one (initial load and every reload), e.g. by
+   * preparing each rule's handlers; throwing refuses the set (the previous one stays active).
+   */
+  readonly accept?: (rules: readonly AccessRule[]) => void;
   /** Called with the new rule set after every successful hot reload (not for the initial `load()`). */
   readonly onChange?: (rules: readonly AccessRule[]) => void;
   /** Where reload results, reload failures and warnings go (default: standard error). */
@@ -136,6 +141,13 @@ export function createRuleRepository(options: RuleRepositoryOptions): RuleReposi
     }
     if (problems.length > 0) return { ok: false, problems };
     const frozen = Object.freeze(rules);
+    if (options.accept !== undefined) {
+      try {
+        options.accept(frozen);
+      } catch (error) {
+        return { ok: false, problems: [error instanceof Error ? error : new Error(String(error))] };
+      }
+    }
     return { ok: true, snapshot: { rules: frozen, byId: new Map(frozen.map((r) => [r.id, r])) }, files: scan.files.length };
   }
 
