@@ -4,17 +4,20 @@
  *
  *   node --import tsx bench/main.ts [--quick] [--large] [--only 1,3] [--runs N] [--json FILE]
  *     [--oauth2-concurrency C] [--oauth2-seconds S] [--oauth2-store memory|pglite]
+ *     [--gateway-concurrency C] [--gateway-seconds S]
  *
  * --quick     small datasets and short windows (the CI smoke test; under 3 minutes on 2 cores)
  * --large     adds the 10M-tuple Drive dataset (needs about 16 GB of memory)
- * --only      figure groups to run, e.g. `--only 1` or `--only 1,5` (default: all of 1..8)
+ * --only      figure groups to run, e.g. `--only 1` or `--only 1,5` (default: all of 1..9)
  * --runs      repetitions per measurement (default 3 quick, 5 full); medians, min and max are over them
  * --json      also write the report to FILE
  * --oauth2-*  group 8: requests in flight (default 32), measured seconds per series and round (default 1,
  *             quick 0.4), the store of both OAuth2 servers (default memory)
+ * --gateway-* group 9: requests in flight (default 32), measured seconds per series and round (default 1.5,
+ *             quick 0.3)
  *
- * Groups 1, 2, 3, 5, 6 and 7 each run in a fresh child process; groups 4 (network) and 8 (oauth2) start their
- * own processes.
+ * Groups 1, 2, 3, 5, 6 and 7 each run in a fresh child process; groups 4 (network), 8 (oauth2) and 9 (gateway)
+ * start their own processes.
  * A missed goal never fails the suite; a group that crashes does (exit code 1, after the report is written).
  */
 import { existsSync, writeFileSync } from "node:fs";
@@ -27,7 +30,7 @@ import { applyGoals } from "./support/goals.js";
 import { progress } from "./support/measure.js";
 import { formatTable } from "./support/table.js";
 
-const ALL_GROUPS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
+const ALL_GROUPS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
 
 const { values } = parseArgs({
   options: {
@@ -39,6 +42,8 @@ const { values } = parseArgs({
     "oauth2-concurrency": { type: "string" },
     "oauth2-seconds": { type: "string" },
     "oauth2-store": { type: "string" },
+    "gateway-concurrency": { type: "string" },
+    "gateway-seconds": { type: "string" },
   },
 });
 
@@ -51,9 +56,13 @@ const oauth2Seconds = values["oauth2-seconds"] === undefined ? undefined : Numbe
 if (oauth2Seconds !== undefined && !(Number.isFinite(oauth2Seconds) && oauth2Seconds > 0)) usage(`--oauth2-seconds must be a positive number`);
 const oauth2Store = values["oauth2-store"];
 if (oauth2Store !== undefined && oauth2Store !== "memory" && oauth2Store !== "pglite") usage(`--oauth2-store must be memory or pglite`);
+const gatewayConcurrency = values["gateway-concurrency"] === undefined ? undefined : Number(values["gateway-concurrency"]);
+if (gatewayConcurrency !== undefined && !(Number.isInteger(gatewayConcurrency) && gatewayConcurrency >= 1)) usage(`--gateway-concurrency must be a positive integer`);
+const gatewaySeconds = values["gateway-seconds"] === undefined ? undefined : Number(values["gateway-seconds"]);
+if (gatewaySeconds !== undefined && !(Number.isFinite(gatewaySeconds) && gatewaySeconds > 0)) usage(`--gateway-seconds must be a positive number`);
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: bench/main.ts [--quick] [--large] [--only 1,3] [--runs N] [--json FILE] [--oauth2-concurrency C] [--oauth2-seconds S] [--oauth2-store memory|pglite]\n`);
+  process.stderr.write(`${message}\nusage: bench/main.ts [--quick] [--large] [--only 1,3] [--runs N] [--json FILE] [--oauth2-concurrency C] [--oauth2-seconds S] [--oauth2-store memory|pglite] [--gateway-concurrency C] [--gateway-seconds S]\n`);
   process.exit(2);
 }
 
@@ -61,7 +70,7 @@ function parseGroups(specs: readonly string[]): number[] {
   const out = new Set<number>();
   for (const part of specs.flatMap((s) => s.split(","))) {
     const n = Number(part.trim());
-    if (!ALL_GROUPS.includes(n as (typeof ALL_GROUPS)[number])) usage(`--only: no figure group "${part}" (groups are 1..8)`);
+    if (!ALL_GROUPS.includes(n as (typeof ALL_GROUPS)[number])) usage(`--only: no figure group "${part}" (groups are 1..9)`);
     out.add(n);
   }
   return [...out].sort((a, b) => a - b);
@@ -126,6 +135,18 @@ for (const group of groups) {
           ...(oauth2Concurrency === undefined ? {} : { concurrency: oauth2Concurrency }),
           ...(oauth2Seconds === undefined ? {} : { seconds: oauth2Seconds }),
           ...(oauth2Store === undefined ? {} : { store: oauth2Store }),
+        })),
+      );
+    } else if (group === 9) {
+      // Like group 8: the upstream and one gateway per rule count in their own processes, the load generator here.
+      const { runGatewayFigures } = await import("./gateway/index.js");
+      figures.push(
+        ...(await runGatewayFigures({
+          quick: values.quick,
+          log: (line) => progress(`figure 9: ${line}`),
+          ...(runs === undefined ? {} : { runs }),
+          ...(gatewayConcurrency === undefined ? {} : { concurrency: gatewayConcurrency }),
+          ...(gatewaySeconds === undefined ? {} : { seconds: gatewaySeconds }),
         })),
       );
     } else {

@@ -10,6 +10,7 @@ const GROUP_NAMES: Readonly<Record<number, string>> = {
   6: "6. SpiceDB embedded (memdb)",
   7: "7. identity",
   8: "8. OAuth2 against plain oidc-provider",
+  9: "9. gateway (Oathkeeper-compatible proxy)",
 };
 
 /** A number for people: thousands separators above 1,000, three significant digits below. */
