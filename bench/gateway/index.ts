@@ -5,6 +5,12 @@
  *
  * - (a) `upstream`: the upstream directly, a bare `node:http` server answering a fixed small JSON body (group
  *   8's no-op side, in its own process);
+ * - (a2) `bareproxy`: the no-op ceiling of (b) and (c): a bare Node reverse proxy to that upstream in its own
+ *   process (`gateway-host.ts --bare`: `node:http` + undici `Pool.stream` with the gateway's pool options,
+ *   hop-by-hop headers dropped, `Host`/`X-Forwarded-*` set, the body streamed; no rules, no pipeline). Any
+ *   Node reverse proxy pays a second HTTP hop (parse, forward, parse the answer, write it) on the same 2 cores
+ *   as the load generator and the upstream, so (b)/(a) alone mixes that hop with the gateway's own cost; (b)
+ *   and (c) over (a2) is what the gateway's access pipeline and its bookkeeping cost over the hop itself;
  * - (b) `noop`: through the reverse proxy, rule `bench-noop` (authenticator noop, authorizer allow, mutator
  *   noop) to that upstream;
  * - (c) `session`: through the reverse proxy, rule `bench-session`: `cookie_session` (cached, so whoami is
@@ -15,21 +21,24 @@
  *
  * (b), (c) and (d) each with 1, 100 and 10,000 rules (see `rules.ts`; the 1-rule set is the two measured
  * rules alone). Each rule count is its own gateway process (`gatehouse serve` in full: engine, identity,
- * OAuth2, gateway; `gateway-host.ts`), all started before measuring, so no series waits for a reload and the
- * rule counts interleave within every round.
+ * OAuth2, gateway; `gateway-host.ts`), all started before measuring (with the one bare proxy, which has no
+ * rule count), so no series waits for a reload and the rule counts interleave within every round.
  *
  * Fairness: the load generator (this process: undici keep-alive pools and one grpc-js channel per gateway,
- * `concurrency` requests in flight in a closed loop, group 8's `runWindow`), the upstream and the gateways
- * are separate processes; only one series is under load at a time. After a first warm-up of every series,
+ * `concurrency` requests in flight in a closed loop, group 8's `runWindow`), the upstream, the bare proxy and
+ * the gateways are separate processes; only one series is under load at a time. After a first warm-up of every series,
  * each round measures every series once, each after its own short warm-up, in an order rotated from round to
  * round, so drift lands on all series alike. Every answer is checked (the upstream's body, or an OK Check
  * with the identity's `x-user`); one failure fails the run.
  *
  * Figures per series: `rate` (req/s), `p50`/`p99` (ms, in the closed loop, so they include queueing), `cpu`
- * (CPU µs per request of the process the series costs: the gateway for (b)–(d), including its own calls to
- * the upstream; the upstream for (a)). Ratios: (b)'s and (c)'s rate and latencies over (a)'s (the goal on (b)'s
- * rate), (d)'s over (c)'s at the same rule count, and every `cpu` at 100 and 10,000 rules over the same
- * series at 1 rule (the rule-count goal, on (b) and (d) at 10,000). Per-round paired ratios are in the params.
+ * (CPU µs per request of the process the series costs: the gateway for (b)–(d) and the bare proxy for (a2),
+ * including their own calls to the upstream; the upstream for (a)). Ratios: (a2)'s, (b)'s and (c)'s rate and
+ * latencies over (a)'s (the goal on (b)'s rate stays against (a)), (d)'s over (c)'s at the same rule count,
+ * and every `cpu` at 100 and 10,000 rules over the same series at 1 rule (the rule-count goal, on (b) and (d)
+ * at 10,000). Against the ceiling, in the params of (b)'s and (c)'s figures: `vsBareProxy` on `rate` (their
+ * median over (a2)'s) and `bareProxyCpuMicros` on `cpu` ((a2)'s median CPU µs per request). Per-round paired
+ * ratios are in the params.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CheckRequestSchema } from "../../proto/gen/envoy/service/auth/v3/external_auth_pb.js";
@@ -38,7 +47,7 @@ import { runWindow, type HttpClient, type PreparedRequest, type Target, type Win
 import type { Figure, Goal } from "../report-types.js";
 import { summarize } from "../report-types.js";
 import { CHECK_PATH, createCheckClient, createPoolClient, getRequest } from "./clients.js";
-import { startGatewayProcess, type GatewayProcess } from "./gateway-process.js";
+import { startBareProxyProcess, startGatewayProcess, type GatewayProcess, type HostProcess } from "./gateway-process.js";
 import { BENCH_HOST, NOOP_PATH, SESSION_COOKIE, SESSION_PATH, ruleSetSize, rulesLabel } from "./rules.js";
 
 
@@ -60,25 +69,27 @@ export interface GatewayFigureOptions {
   readonly log?: (line: string) => void;
 }
 
-export type SeriesKind = "upstream" | "noop" | "session" | "extauthz";
+export type SeriesKind = "upstream" | "bareproxy" | "noop" | "session" | "extauthz";
 
 /** One measured series: a target, the client that drives it and the process whose CPU it costs. */
 export interface Series {
-  /** `upstream`, or `<kind>.<rule count>`. */
+  /** `upstream`, `bareproxy`, or `<kind>.<rule count>`. */
   readonly key: string;
   readonly kind: SeriesKind;
-  /** Undefined for the upstream. */
+  /** Undefined for the upstream and the bare proxy. */
   readonly ruleCount?: number;
   readonly title: string;
   readonly client: HttpClient;
   readonly target: Target;
-  /** CPU seconds so far of the process the series costs (the gateway; the upstream for (a)). */
+  /** CPU seconds so far of the process the series costs (the gateway; the upstream for (a), the bare proxy for (a2)). */
   cpuSeconds(): Promise<number | undefined>;
 }
 
 /** The started processes and the series, ready to measure. */
 export interface GatewayBench {
   readonly upstream: SideProcess;
+  /** The (a2) ceiling: a bare Node reverse proxy to the upstream. */
+  readonly bareProxy: HostProcess;
   readonly gateways: readonly GatewayProcess[];
   readonly series: readonly Series[];
   readonly concurrency: number;
@@ -131,8 +142,8 @@ async function checkOnce(client: HttpClient, target: Target, what: string): Prom
 }
 
 /**
- * Starts the upstream and one gateway per rule count (each in its own process), checks that each loaded its
- * rules and answers every series as expected (forwarded to the upstream; an OK Check with the identity's
+ * Starts the upstream, the bare proxy and one gateway per rule count (each in its own process), checks that
+ * each gateway loaded its rules and that every series answers as expected (forwarded to the upstream; an OK Check with the identity's
  * `x-user`; the decisions API sets `X-User` for the session rule), and returns the series.
  */
 export async function prepareGatewayBench(options: { ruleCounts?: readonly number[]; concurrency?: number } = {}): Promise<GatewayBench> {
@@ -141,23 +152,30 @@ export async function prepareGatewayBench(options: { ruleCounts?: readonly numbe
   const http = createPoolClient(concurrency);
   const grpc: HttpClient[] = [];
   let upstream: SideProcess | undefined;
+  let bareProxy: HostProcess | undefined;
   const gateways: GatewayProcess[] = [];
   const close = async (): Promise<void> => {
     for (const c of grpc) c.close();
     await http.closed();
-    await Promise.all(gateways.map((g) => g.stop()));
+    await Promise.all([...gateways, ...(bareProxy === undefined ? [] : [bareProxy])].map((g) => g.stop()));
     await upstream?.stop();
   };
   try {
     upstream = await startSideProcess("noop", "memory");
     const upstreamOrigin = new URL(upstream.info.tokenUrl).origin;
     // Started together: nothing is measured yet, and a quick run should not wait for each in turn.
-    const started = await Promise.allSettled(ruleCounts.map((n) => startGatewayProcess(n, upstreamOrigin)));
+    const [bare, started] = await Promise.all([
+      Promise.allSettled([startBareProxyProcess(upstreamOrigin)]),
+      Promise.allSettled(ruleCounts.map((n) => startGatewayProcess(n, upstreamOrigin))),
+    ]);
+    for (const s of bare) if (s.status === "fulfilled") bareProxy = s.value;
     for (const s of started) if (s.status === "fulfilled") gateways.push(s.value);
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    const failed = [...bare, ...started].find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed !== undefined) throw failed.reason;
+    if (bareProxy?.info.bare !== true) throw new Error("the bare proxy did not start as one");
 
     const upstreamProcess = upstream;
+    const bareProcess = bareProxy;
     const series: Series[] = [
       {
         key: "upstream",
@@ -167,11 +185,20 @@ export async function prepareGatewayBench(options: { ruleCounts?: readonly numbe
         target: fixed(upstreamOrigin, getRequest(NOOP_PATH, BROWSER_HEADERS), fromUpstream),
         cpuSeconds: () => Promise.resolve(upstreamProcess.cpuSeconds()),
       },
+      {
+        key: "bareproxy",
+        kind: "bareproxy",
+        title: "(a2) bare Node reverse proxy (node:http + undici Pool.stream, no rules)",
+        client: http,
+        target: fixed(bareProcess.info.proxyUrl, getRequest(NOOP_PATH, BROWSER_HEADERS), fromUpstream),
+        cpuSeconds: () => bareProcess.cpuSeconds(),
+      },
     ];
+    for (const s of series) await checkOnce(s.client, s.target, s.key);
     for (const gateway of gateways) {
       const n = gateway.ruleCount;
       const { info } = gateway;
-      if (info.rules !== ruleSetSize(n)) throw new Error(`the gateway for ${n} rules loaded ${info.rules}`);
+      if (info.bare || info.rules !== ruleSetSize(n)) throw new Error(`the gateway for ${n} rules loaded ${info.rules}`);
       const cookie = `${SESSION_COOKIE}=${info.sessionToken}`;
       const check = createCheckClient(new URL(info.apiUrl).host);
       grpc.push(check);
@@ -216,7 +243,7 @@ export async function prepareGatewayBench(options: { ruleCounts?: readonly numbe
       if (anonymous.status !== 401) throw new Error(`${SESSION_PATH} without a session answered ${anonymous.status}, expected 401`);
       series.push(...list);
     }
-    return { upstream, gateways, series, concurrency, close };
+    return { upstream, bareProxy, gateways, series, concurrency, close };
   } catch (err) {
     await close();
     throw err;
@@ -299,7 +326,7 @@ export function gatewayFigures(
           against = { key: `${s.kind}.${fewest}`, kind: s.kind, ruleCount: fewest };
           if (fewest === 1 && s.ruleCount === 10_000 && s.ruleCount === most && (s.kind === "noop" || s.kind === "extauthz")) goal = RULES_GOAL;
         }
-      } else if (s.kind === "noop" || s.kind === "session") {
+      } else if (s.kind === "bareproxy" || s.kind === "noop" || s.kind === "session") {
         against = { key: "upstream", kind: "upstream" };
         if (metric === "rate" && s.kind === "noop") goal = RATE_GOAL;
       } else if (s.kind === "extauthz" && s.ruleCount !== undefined) {
@@ -328,7 +355,16 @@ export function gatewayFigures(
         const up = summarize(values(s.key, "upstreamCpuMicros").filter(Number.isFinite));
         if (Number.isFinite(up.median)) params["upstreamCpuMicros"] = Math.round(up.median);
       }
-      const what = metric === "rate" ? "throughput" : metric === "cpu" ? (s.kind === "upstream" ? "upstream CPU per request" : "gateway CPU per request") : `${metric} latency`;
+      // (b) and (c) against the no-op ceiling: the same two hops with nothing decided in between.
+      if ((s.kind === "noop" || s.kind === "session") && (metric === "rate" || metric === "cpu")) {
+        const bare = summarize(values("bareproxy", field).filter(Number.isFinite)).median;
+        if (Number.isFinite(bare) && bare > 0) {
+          if (metric === "rate") params["vsBareProxy"] = round3(summary.median / bare);
+          else params["bareProxyCpuMicros"] = Math.round(bare);
+        }
+      }
+      const cpuOf = s.kind === "upstream" ? "upstream" : s.kind === "bareproxy" ? "bare proxy" : "gateway";
+      const what = metric === "rate" ? "throughput" : metric === "cpu" ? `${cpuOf} CPU per request` : `${metric} latency`;
       figures.push({
         id: gatewayFigureId(s.kind, metric, s.ruleCount),
         group: GROUP,
@@ -353,7 +389,7 @@ export async function runGatewayFigures(options: GatewayFigureOptions): Promise<
   const warmupMs = options.quick ? 100 : 250;
   const ruleCounts = options.ruleCounts ?? RULE_COUNTS;
 
-  log(`starting the upstream and ${ruleCounts.length} gateways (${ruleCounts.join(", ")} rules)`);
+  log(`starting the upstream, the bare proxy and ${ruleCounts.length} gateways (${ruleCounts.join(", ")} rules)`);
   const bench = await prepareGatewayBench({ ruleCounts, concurrency });
   const results = new Map<string, GatewaySample[]>();
   try {
@@ -383,21 +419,27 @@ export async function runGatewayFigures(options: GatewayFigureOptions): Promise<
   return figures;
 }
 
-/** One line per gateway series: throughput against the upstream, latency, CPU and the rule-count effect. */
+/**
+ * One line per proxied series (the bare proxy and every gateway series): throughput against the upstream
+ * (and, for (b) and (c), against the bare proxy), latency, CPU and the rule-count effect.
+ */
 export function describeGateway(figures: readonly Figure[]): string[] {
   const byId = new Map(figures.map((f) => [f.id, f]));
   const lines: string[] = [];
   for (const f of figures) {
-    const m = /^gateway\.(noop|session|extauthz)\.rate\.(.+)$/.exec(f.id);
+    const m = /^gateway\.(bareproxy|noop|session|extauthz)\.rate(?:\.(.+))?$/.exec(f.id);
     if (m === null) continue;
     const [, kind, label] = m;
-    const p50 = byId.get(`gateway.${kind}.p50.${label}`);
-    const p99 = byId.get(`gateway.${kind}.p99.${label}`);
-    const cpu = byId.get(`gateway.${kind}.cpu.${label}`);
+    const suffix = label === undefined ? "" : `.${label}`;
+    const p50 = byId.get(`gateway.${kind}.p50${suffix}`);
+    const p99 = byId.get(`gateway.${kind}.p99${suffix}`);
+    const cpu = byId.get(`gateway.${kind}.cpu${suffix}`);
+    const vsBare = f.params?.["vsBareProxy"];
     lines.push(
-      `${kind} ${label} rules: ${Math.round(f.median)} req/s (${Math.round(f.min)}–${Math.round(f.max)})` +
+      `${kind}${label === undefined ? "" : ` ${label} rules`}: ${Math.round(f.median)} req/s (${Math.round(f.min)}–${Math.round(f.max)})` +
         (f.ratio === undefined ? "" : `, ${f.ratio.value.toFixed(3)}x ${f.ratio.against.replace(/^gateway\./, "")}`) +
-        `; p50 ${p50?.median.toFixed(2) ?? "?"} ms, p99 ${p99?.median.toFixed(2) ?? "?"} ms; gateway CPU ${cpu?.median.toFixed(0) ?? "?"} µs/req` +
+        (typeof vsBare === "number" ? `, ${vsBare.toFixed(3)}x bare proxy` : "") +
+        `; p50 ${p50?.median.toFixed(2) ?? "?"} ms, p99 ${p99?.median.toFixed(2) ?? "?"} ms; ${kind === "bareproxy" ? "proxy" : "gateway"} CPU ${cpu?.median.toFixed(0) ?? "?"} µs/req` +
         (cpu?.ratio === undefined ? "" : ` (${cpu.ratio.value.toFixed(3)}x at ${cpu.ratio.against.replace(/^.*\./, "")} rules)`),
     );
   }

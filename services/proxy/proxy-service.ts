@@ -59,11 +59,19 @@ function decisionMetrics(metrics: ServerMetrics): (decision: Decision, millis: n
     buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [metrics.registry],
   });
+  // prom-client hashes label values on every call; the bound children are looked up by one string instead.
+  const children = new Map<string, { readonly count: { inc(): void }; readonly time: { observe(seconds: number): void } }>();
   return (decision, millis) => {
     const rule = decision.rule?.id ?? "";
-    const status = decision.kind === "allow" ? 200 : decision.response.status;
-    decisions.inc({ rule, outcome: decision.kind, status: String(status) });
-    duration.observe({ rule }, millis / 1000);
+    const status = String(decision.kind === "allow" ? 200 : decision.response.status);
+    const key = `${rule}\u0000${decision.kind}\u0000${status}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = { count: decisions.labels(rule, decision.kind, status), time: duration.labels(rule) };
+      children.set(key, child);
+    }
+    child.count.inc();
+    child.time.observe(millis / 1000);
   };
 }
 

@@ -12,6 +12,8 @@ import { InvalidArgumentError } from "../../../common/errors.js";
 export interface TrustedProxies {
   readonly cidrs: readonly string[];
   has(address: string): boolean;
+  /** Whether a connection's peer is in the set; remembered per connection (keep-alive asks once). */
+  hasPeer(socket: { readonly remoteAddress?: string | undefined }): boolean;
 }
 
 /** Loopback and private ranges: where nginx, Traefik or an Envoy sidecar talk to the decisions port from. */
@@ -39,13 +41,27 @@ export function trustedProxies(cidrs: readonly string[], field = "trusted_proxie
     }
     list.addSubnet(address, prefix, type);
   }
+  const empty = cidrs.length === 0;
+  const has = (address: string): boolean => {
+    if (empty) return false;
+    const plain = stripMappedPrefix(address);
+    const family = isIP(plain);
+    if (family === 0) return false;
+    return list.check(plain, family === 4 ? "ipv4" : "ipv6");
+  };
+  // BlockList.check builds a SocketAddress per call: too dear to repeat for every request of a connection.
+  const peers = new WeakMap<object, boolean>();
   return {
     cidrs: Object.freeze([...cidrs]),
-    has(address) {
-      const plain = stripMappedPrefix(address);
-      const family = isIP(plain);
-      if (family === 0) return false;
-      return list.check(plain, family === 4 ? "ipv4" : "ipv6");
+    has,
+    hasPeer(socket) {
+      if (empty) return false;
+      let trusted = peers.get(socket);
+      if (trusted === undefined) {
+        trusted = has(socket.remoteAddress ?? "");
+        peers.set(socket, trusted);
+      }
+      return trusted;
     },
   };
 }
@@ -66,7 +82,7 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
  */
 export function clientAddress(req: IncomingMessage, trusted: TrustedProxies): string {
   const peer = stripMappedPrefix(req.socket.remoteAddress ?? "");
-  if (!trusted.has(peer)) return peer;
+  if (!trusted.hasPeer(req.socket)) return peer;
   const header = req.headers["x-forwarded-for"];
   const hops = (Array.isArray(header) ? header.join(",") : header ?? "")
     .split(",")
@@ -82,7 +98,7 @@ export function clientAddress(req: IncomingMessage, trusted: TrustedProxies): st
 
 /** Whether the request's peer may set `X-Forwarded-*`. */
 export function fromTrustedProxy(req: IncomingMessage, trusted: TrustedProxies): boolean {
-  return trusted.has(req.socket.remoteAddress ?? "");
+  return trusted.hasPeer(req.socket);
 }
 
 /** `http` or `https` as the client used it. */

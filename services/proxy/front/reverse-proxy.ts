@@ -54,6 +54,8 @@ function headerList(value: string | readonly string[] | undefined): string[] {
   return typeof value === "string" ? [value] : [...value];
 }
 
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
 /** Names listed in `Connection` are hop-by-hop too. */
 function connectionTokens(headers: IncomingMessage["headers"]): Set<string> {
   return new Set(
@@ -73,18 +75,45 @@ function joinPaths(a: string, b: string): string {
   return a + b;
 }
 
+interface ParsedUpstream {
+  readonly origin: string;
+  readonly host: string;
+  readonly basePath: string;
+  readonly search: string;
+  /** `strip_path` without its slashes ("" when none). */
+  readonly strip: string;
+}
+
+// Rules are immutable and replaced as a whole on reload, so their upstream URLs are parsed once, not per request.
+const parsedUpstreams = new WeakMap<RuleUpstream, ParsedUpstream>();
+
+function parseUpstream(upstream: RuleUpstream): ParsedUpstream {
+  let parsed = parsedUpstreams.get(upstream);
+  if (parsed === undefined) {
+    const base = new URL(upstream.url);
+    parsed = {
+      origin: base.origin,
+      host: base.host,
+      basePath: base.pathname === "" ? "/" : base.pathname,
+      search: base.search,
+      strip: upstream.strip_path?.replace(/^\/+|\/+$/g, "") ?? "",
+    };
+    parsedUpstreams.set(upstream, parsed);
+  }
+  return parsed;
+}
+
 /** The upstream path-and-query: `strip_path` removed once (as Oathkeeper), joined to the upstream URL's path. */
 export function upstreamTarget(upstream: RuleUpstream, requestTarget: string): { origin: string; path: string; host: string } {
-  const base = new URL(upstream.url);
+  const base = parseUpstream(upstream);
   const q = requestTarget.indexOf("?");
   let path = q < 0 ? requestTarget : requestTarget.slice(0, q);
   const query = q < 0 ? "" : requestTarget.slice(q);
-  const strip = upstream.strip_path?.replace(/^\/+|\/+$/g, "");
-  if (strip !== undefined && strip !== "") {
-    const at = path.indexOf(`/${strip}`);
-    if (at >= 0) path = path.slice(0, at) + path.slice(at + strip.length + 1);
+  if (base.strip !== "") {
+    const at = path.indexOf(`/${base.strip}`);
+    if (at >= 0) path = path.slice(0, at) + path.slice(at + base.strip.length + 1);
   }
-  const joined = joinPaths(base.pathname === "" ? "/" : base.pathname, path === "" ? "/" : path);
+  const joined = joinPaths(base.basePath, path === "" ? "/" : path);
   const upstreamQuery = base.search === "" ? query : query === "" ? base.search : `${base.search}&${query.slice(1)}`;
   return { origin: base.origin, path: joined + upstreamQuery, host: base.host };
 }
@@ -99,17 +128,18 @@ function forwardedHeaders(
   trusted: TrustedProxies,
   keepUpgrade: boolean,
 ): Record<string, string | string[]> {
-  const drop = connectionTokens(req.headers);
-  const overridden = new Set(Object.keys(mutated).map((k) => k.toLowerCase()));
+  const drop = req.headers.connection === undefined ? NO_TOKENS : connectionTokens(req.headers);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || overridden.has(name)) continue;
+  for (const name in req.headers) {
+    const value = req.headers[name];
+    if (value === undefined) continue;
     // An upgrade keeps `Upgrade` (which `Connection: upgrade` lists) so the upstream can switch protocols.
     if ((HOP_BY_HOP.has(name) || drop.has(name)) && !(keepUpgrade && name === "upgrade")) continue;
     if (name === "host" || name.startsWith("x-forwarded-")) continue;
     out[name] = value;
   }
-  for (const [name, value] of Object.entries(mutated)) out[name.toLowerCase()] = value;
+  // The mutators' headers replace the client's of the same name (lower-case keys, so one entry each).
+  for (const name in mutated) out[name.toLowerCase()] = mutated[name] as string;
   const trust = fromTrustedProxy(req, trusted);
   const peer = req.socket.remoteAddress ?? "";
   const priorFor = trust ? headerList(req.headers["x-forwarded-for"]).join(", ") : "";
@@ -200,12 +230,9 @@ export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           const out: OutgoingHttpHeaders = {};
-          const drop = new Set(
-            headerList(upstreamHeaders["connection"] as string | string[] | undefined)
-              .flatMap((v) => v.split(","))
-              .map((t) => t.trim().toLowerCase()),
-          );
-          for (const [name, value] of Object.entries(upstreamHeaders)) {
+          const drop = upstreamHeaders["connection"] === undefined ? NO_TOKENS : connectionTokens(upstreamHeaders as IncomingMessage["headers"]);
+          for (const name in upstreamHeaders) {
+            const value = upstreamHeaders[name];
             if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue;
             out[name] = value;
           }

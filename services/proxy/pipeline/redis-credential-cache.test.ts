@@ -7,38 +7,14 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveTestRedis, testRedisUrl } from "../../../test/cluster/harness.js";
+import { closedPort } from "./authorizers/test-support.js";
 import { createMemoryCredentialCache } from "./memory-credential-cache.js";
 import { createRedisCredentialCache } from "./redis-credential-cache.js";
 
-const REDIS_URL = process.env["GATEHOUSE_TEST_REDIS_URL"] ?? "redis://127.0.0.1:6379";
-
-async function redisReachable(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    return (await redis.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
-}
-
-const reachable = await redisReachable(REDIS_URL);
-if (!reachable) {
-  if (process.env["CI"] === "true") throw new Error(`redis-credential-cache.test: Redis is not reachable at ${REDIS_URL} (required under CI=true)`);
-  console.warn(`\n!!! redis-credential-cache.test: Redis is not reachable at ${REDIS_URL}; the Redis credential cache tests are SKIPPED.\n`);
-}
-
-/** A TCP port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const REDIS_URL = testRedisUrl();
+const reachable = (await resolveTestRedis("redis-credential-cache.test")) !== undefined;
+if (!reachable) console.warn("!!! redis-credential-cache.test: the Redis credential cache tests are SKIPPED.\n");
 
 describe.skipIf(!reachable)("redis credential cache", () => {
   const keyPrefix = `gatehouse-test:cred-cache:${randomUUID()}:`;

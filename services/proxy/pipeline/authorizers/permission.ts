@@ -20,6 +20,7 @@ import { ForbiddenError, UpstreamServiceError } from "../errors.js";
 import { templateDataOf } from "../template.js";
 import type { HandlerFactory, PreparedAuthorizer, PrepareContext } from "../types.js";
 import {
+  builderOfParts,
   checkLiteralName,
   compileObjectRef,
   compilePart,
@@ -107,15 +108,7 @@ function structuredBuilder(reader: ConfigReader, where: string): TupleBuilder {
     const id = compilePart(reader.string("subject_id") ?? SESSION_SUBJECT, where, "config.subject_id");
     subject = (data) => requireSubject(subjectId(id.template.render(data).trim()), where);
   }
-  return {
-    fixedSchemaRefs: !namespace.dynamic && !relation.dynamic,
-    build: (data) => ({
-      namespace: renderedName(namespace.template.render(data), where, "namespace"),
-      object: object.template.render(data),
-      relation: renderedName(relation.template.render(data), where, "relation"),
-      subject: subject(data),
-    }),
-  };
+  return builderOfParts(namespace, object, relation, subject, where);
 }
 
 /** Gatehouse's `permission` authorizer. */

@@ -174,6 +174,25 @@ function checkedSubject(subject: Subject, where: string): Subject {
  * The builder of a template in Keto's tuple syntax `namespace:object#relation@subject` (config `check`).
  * Syntax errors of the template are refused here, naming `key`.
  */
+/** A builder from separately compiled namespace, object and relation parts and a subject function. */
+export function builderOfParts(
+  namespace: TemplatePart,
+  object: TemplatePart,
+  relation: TemplatePart,
+  subject: (data: unknown) => Subject,
+  where: string,
+): TupleBuilder {
+  return {
+    fixedSchemaRefs: !namespace.dynamic && !relation.dynamic,
+    build: (data) => ({
+      namespace: renderedName(namespace.template.render(data), where, "namespace"),
+      object: object.template.render(data),
+      relation: renderedName(relation.template.render(data), where, "relation"),
+      subject: subject(data),
+    }),
+  };
+}
+
 export function compileTupleString(source: string, where: string, key: string): TupleBuilder {
   // Compiled whole first, so a syntax error is reported against the template as written.
   const whole = compilePart(source, where, key);
@@ -187,15 +206,7 @@ export function compileTupleString(source: string, where: string, key: string): 
       const [namespace, object, relation, subject] = parts as [TemplatePart, TemplatePart, TemplatePart, TemplatePart];
       checkLiteralName(namespace, sources[0] as string, where, `${key} (namespace)`);
       checkLiteralName(relation, sources[2] as string, where, `${key} (relation)`);
-      return {
-        fixedSchemaRefs: !namespace.dynamic && !relation.dynamic,
-        build: (data) => ({
-          namespace: renderedName(namespace.template.render(data), where, "namespace"),
-          object: object.template.render(data),
-          relation: renderedName(relation.template.render(data), where, "relation"),
-          subject: renderedSubject(subject.template.render(data), where),
-        }),
-      };
+      return builderOfParts(namespace, object, relation, (data) => renderedSubject(subject.template.render(data), where), where);
     }
   }
   if (!whole.dynamic) {
