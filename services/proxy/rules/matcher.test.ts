@@ -320,7 +320,8 @@ function naiveMatch(rules: readonly AccessRule[], strategy: MatchingStrategy, r:
 
 const hosts = ["a.com", "b.com", "api.a.com", "a.com:8080"];
 const requestHosts = ["a.com", "a.com", "b.com", "api.a.com", "a.com:8080", "other.com", "api.b.com"];
-const segs = ["users", "1", "12", "admin", "x.y"];
+// "a.com" as a path segment: a variable host such as `<.*>.com` may match across the `/` before it.
+const segs = ["users", "1", "12", "admin", "x.y", "a.com"];
 const pathArb = fc.array(fc.constantFrom(...segs), { maxLength: 2 }).map((s) => `/${s.join("/")}`);
 
 const regexpUrlArb = fc.oneof(
@@ -337,7 +338,7 @@ const regexpUrlArb = fc.oneof(
     )
     .map(([s, h, p, v]) => `${s}://${h}${p === "/" ? "/" : `${p}/`}${v}`),
   fc
-    .tuple(fc.constantFrom("http", "https"), fc.constantFrom("<[a-z]+>.com", "<.*>", "api.<[a-z]>.com", "<[a-z.]+>"), pathArb)
+    .tuple(fc.constantFrom("http", "https"), fc.constantFrom("<[a-z]+>.com", "<.*>", "api.<[a-z]>.com", "<[a-z.]+>", "<.*>.com", "<.*>.a.com:8080", "<[a-z]+>.<[a-z]+>.com"), pathArb)
     .map(([s, h, p]) => `${s}://${h}${p}`),
   fc.constantFrom("<.*>", "<.*>/users", "http<s?>://a.com/<.*>", "<.*>://a.com/users"),
 );
@@ -347,7 +348,7 @@ const globUrlArb = fc.oneof(
   fc
     .tuple(
       fc.constantFrom("http", "https", "<{https,http}>", "<http>", "<*>"),
-      fc.constantFrom(...hosts, "<*>.com", "<**>", "api.<?>.com"),
+      fc.constantFrom(...hosts, "<*>.com", "<**>", "api.<?>.com", "<**>.com", "<*>.a.com:8080"),
       pathArb,
       fc.constantFrom("", "/<*>", "/<**>", "/<?>", "/<[0-9]>", "/<{1,users}>", "<*>"),
     )
@@ -385,6 +386,22 @@ const requestArb = fc
     (r): MatchableRequest =>
       req(r.method, matchableUrl(r.scheme, r.host, r.path), r.header === undefined ? {} : { "x-t": r.header }),
   );
+
+describe("variable hosts", () => {
+  it("files rules by the literal end of a variable host, and still finds matches that cross a `/`", () => {
+    const rules = [
+      rule("tenant", "https://<[a-z0-9-]+>.tenant.example.com/<.*>", ["GET"]),
+      rule("loose", "http://<.*>.test/x", ["GET"]),
+      ...Array.from({ length: 200 }, (_, i) => rule(`t${i}`, `https://<[a-z]+>.t${i}.example.com/<.*>`, ["GET"])),
+    ];
+    const m = createRuleMatcher(rules, "regexp");
+    expect(m.match(req("GET", "https://acme.tenant.example.com/docs")).rule.id).toBe("tenant");
+    expect(m.candidates(req("GET", "https://acme.tenant.example.com/docs")).map((r) => r.id)).toEqual(["tenant"]);
+    expect(m.candidates(req("GET", "https://acme.other.example.com/docs"))).toEqual([]);
+    // The regexp's `.*` matches "evil.com/a": as in Oathkeeper, the rule applies; the index must not hide it.
+    expect(m.match(req("GET", "http://evil.com/a.test/x")).rule.id).toBe("loose");
+  });
+});
 
 describe("property: the index agrees with a linear scan", () => {
   for (const [strategy, urlArb] of [

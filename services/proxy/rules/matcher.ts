@@ -233,7 +233,10 @@ class IndexedRuleMatcher implements RuleMatcher {
   private readonly compiled: readonly CompiledRule[];
   /** `scheme://host` → method → literal path prefix. */
   private readonly byOrigin = new Map<string, MethodIndex>();
-  /** Rules without a literal origin: method → literal URL prefix. */
+  /** Rules whose host has variable parts but a literal end (`<x>.tenant.test`): that end → method. */
+  private readonly byHostSuffix = new Map<string, MethodIndex>();
+  private readonly longestHostSuffix: number;
+  /** Rules without a literal origin or host end: method → literal URL prefix. */
   private readonly fallback = new MethodIndex();
 
   constructor(
@@ -255,12 +258,21 @@ class IndexedRuleMatcher implements RuleMatcher {
             }
             idx.add(method, pathPrefix, c.index);
           }
+        } else if (c.url.hostSuffix !== undefined) {
+          let idx = this.byHostSuffix.get(c.url.hostSuffix);
+          if (idx === undefined) {
+            idx = new MethodIndex();
+            this.byHostSuffix.set(c.url.hostSuffix, idx);
+          }
+          idx.add(method, "", c.index);
         } else {
           for (const prefix of staticPrefixes) this.fallback.add(method, prefix, c.index);
         }
       }
     }
     for (const idx of this.byOrigin.values()) idx.seal();
+    for (const idx of this.byHostSuffix.values()) idx.seal();
+    this.longestHostSuffix = Math.max(0, ...[...this.byHostSuffix.keys()].map((k) => k.length));
     this.fallback.seal();
     Object.freeze(this);
   }
@@ -270,6 +282,7 @@ class IndexedRuleMatcher implements RuleMatcher {
     const out: number[] = [];
     const split = splitOrigin(request.url);
     if (split !== undefined) this.byOrigin.get(split.origin)?.collect(method, split.rest, out);
+    if (this.byHostSuffix.size > 0) this.collectByHostSuffix(method, request.url, out);
     this.fallback.collect(method, request.url, out);
     // A rule can be filed more than once (several scheme alternatives); keep rule order for deterministic errors.
     out.sort((a, b) => a - b);
@@ -277,6 +290,22 @@ class IndexedRuleMatcher implements RuleMatcher {
     for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[i - 1]) out[n++] = out[i] as number;
     out.length = n;
     return out;
+  }
+
+  /**
+   * Rules filed by host end: a matching URL has that end right before a `/` (or its end), starting at a `.`, so
+   * every `.`-suffix ending at each `/` is looked up (a handful of map probes instead of every such rule's regexp).
+   */
+  private collectByHostSuffix(method: string, url: string, out: number[]): void {
+    const start = url.indexOf("://") + 3;
+    if (start < 3) return;
+    for (let end = start; end <= url.length; end++) {
+      if (end < url.length && url.charCodeAt(end) !== 0x2f) continue;
+      for (let dot = url.lastIndexOf(".", end - 1); dot >= start && end - dot <= this.longestHostSuffix; dot = url.lastIndexOf(".", dot - 1)) {
+        this.byHostSuffix.get(url.slice(dot, end))?.collect(method, "", out);
+        if (dot === 0) break;
+      }
+    }
   }
 
   candidates(request: MatchableRequest): readonly AccessRule[] {

@@ -48,6 +48,11 @@ export interface CompiledUrlPattern {
   readonly host: string | undefined;
   /** The literal start of the path (from its `/`) when `host` is known; `""` when the pattern has no path. */
   readonly pathPrefix: string | undefined;
+  /**
+   * For a host with variable parts (`<[a-z]+>.tenant.example.com`): the literal end of the host from its first
+   * `.` (`.tenant.example.com`), which every matching URL has right before a `/` or its end; else undefined.
+   */
+  readonly hostSuffix: string | undefined;
   /** Whether `url` (`scheme://host/path`) matches. */
   test(url: string): boolean;
   /** The capture groups when `url` matches (always `[]` for glob), otherwise undefined. */
@@ -254,6 +259,38 @@ function schemeAlternatives(inner: string, strategy: MatchingStrategy): string[]
   return [...new Set(out)];
 }
 
+/**
+ * The literal text a variable host ends with, from its first `.`: the literal text between the last variable
+ * part after `://` and the first literal `/` (or the pattern's end). Whatever the variable parts match, a
+ * matching URL has this text immediately before a `/` or its end, which is all the index relies on.
+ */
+function variableHostSuffix(parts: readonly Part[]): string | undefined {
+  let afterScheme = false;
+  let sawVariable = false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as Part;
+    if (part.variable) {
+      if (afterScheme) sawVariable = true;
+      continue;
+    }
+    let text = part.text;
+    if (!afterScheme) {
+      const sep = text.indexOf("://");
+      if (sep < 0) continue;
+      afterScheme = true;
+      text = text.slice(sep + 3);
+    }
+    const slash = text.indexOf("/");
+    const last = slash >= 0 || i === parts.length - 1;
+    if (!last) continue;
+    if (!sawVariable) return undefined;
+    const literal = slash >= 0 ? text.slice(0, slash) : text;
+    const dot = literal.indexOf(".");
+    return dot < 0 || literal.length - dot < 2 ? undefined : literal.slice(dot);
+  }
+  return undefined;
+}
+
 /** Compiles `match.url` for a strategy. Throws `InvalidArgumentError` (reason `invalid_url_pattern`). */
 export function compileUrlPattern(pattern: string, strategy: MatchingStrategy): CompiledUrlPattern {
   if (pattern.length > MAX_URL_PATTERN_LENGTH) {
@@ -303,6 +340,8 @@ export function compileUrlPattern(pattern: string, strategy: MatchingStrategy): 
       ? schemes.map((s) => `${s}://${rest}`)
       : [staticPrefix];
 
+  const hostSuffix = host === undefined ? variableHostSuffix(parts) : undefined;
+
   if (isLiteral) {
     return Object.freeze({
       source: pattern,
@@ -313,6 +352,7 @@ export function compileUrlPattern(pattern: string, strategy: MatchingStrategy): 
       schemes: schemes === undefined ? undefined : Object.freeze(schemes),
       host,
       pathPrefix,
+      hostSuffix,
       test: (url: string) => url === pattern,
       exec: (url: string) => (url === pattern ? [] : undefined),
     });
@@ -329,6 +369,7 @@ export function compileUrlPattern(pattern: string, strategy: MatchingStrategy): 
     schemes: schemes === undefined ? undefined : Object.freeze(schemes),
     host,
     pathPrefix,
+    hostSuffix,
     test: (url: string) => re.test(url),
     exec: (url: string): readonly string[] | undefined => {
       const m = re.exec(url);
