@@ -11,8 +11,7 @@
  * Fillers, deterministic in their index i (none can match a measured request): mostly `api.test/svc<i>/…`
  * with a literal prefix (a tenth with a regexp segment, `/svc<i>/items/<[0-9]+>`), a tenth on other literal
  * hosts (`svc<i>.internal.test`), and 1% on a wildcard subdomain (`<[a-z0-9-]+>.tenant<i>.test`): a
- * leading-variable host has no literal origin to be indexed under, so such rules are tried for every
- * request. Their handlers rotate over the measured kinds and `anonymous` + `header`, so preparing them costs
+ * leading-variable host has no literal origin, so the matcher files it by the host's literal end. Their handlers rotate over the measured kinds and `anonymous` + `header`, so preparing them costs
  * what real rules cost.
  */
 

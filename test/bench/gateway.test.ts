@@ -42,8 +42,8 @@ describe("bench group 9 (gateway) rule sets", () => {
     const match = (path: string) => matcher.match({ method: "GET", url: `http://${BENCH_HOST}${path}`, headers: {} }).rule.id;
     expect(match(NOOP_PATH)).toBe("bench-noop");
     expect(match(SESSION_PATH)).toBe("bench-session");
-    // The wildcard-host fillers are among the candidates of every request (no literal origin to index them by).
-    expect(matcher.candidates({ method: "GET", url: `http://${BENCH_HOST}${NOOP_PATH}`, headers: {} }).length).toBeGreaterThan(50);
+    // The wildcard-host fillers are indexed by their host's literal end, so they are not candidates here.
+    expect(matcher.candidates({ method: "GET", url: `http://${BENCH_HOST}${NOOP_PATH}`, headers: {} }).map((r) => r.id)).toEqual(["bench-noop"]);
   });
 });
 
