@@ -30,7 +30,8 @@ function fakePipeline(upstream: AccessRule["upstream"], seen: PipelineRequest[])
     async decide(request): Promise<Decision> {
       seen.push(request);
       if (request.url.pathname.startsWith("/ok") || request.url.pathname.startsWith("/api/ok")) {
-        return { kind: "allow", rule: r, session: { subject: "alice", extra: {}, header: {}, matchContext: { regexpCaptureGroups: [], url: request.url, method: request.method, header: request.headers } }, headers: { "X-User": "alice" } };
+        const user = request.url.pathname.startsWith("/ok/snowman") ? "\u2603" : "alice";
+        return { kind: "allow", rule: r, session: { subject: user, extra: {}, header: {}, matchContext: { regexpCaptureGroups: [], url: request.url, method: request.method, header: request.headers } }, headers: { "X-User": user } };
       }
       const error = new ForbiddenError();
       return { kind: "deny", rule: r, error, response: { status: 403, headers: { "content-type": "application/json" }, body: '{"error":{"code":403}}' } };
@@ -176,6 +177,15 @@ describe("reverse proxy", () => {
     const res2 = await send(noUpstream.port, "/ok");
     expect(res2.status).toBe(500);
     expect(res2.body).toContain("has no upstream");
+  });
+
+  it("answers 500 naming the rule when a mutated header cannot be sent over HTTP (never a misleading 502)", async () => {
+    const upstream = await echoUpstream();
+    const { port } = await startProxy({ url: `http://127.0.0.1:${upstream.port}` });
+    const res = await send(port, "/ok/snowman");
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 500 } });
+    expect(upstream.hits).toHaveLength(0);
   });
 
   it("decides WebSocket upgrades and splices the allowed ones to the upstream", async () => {

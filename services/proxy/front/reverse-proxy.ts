@@ -247,6 +247,13 @@ export function createReverseProxy(options: ReverseProxyOptions): ReverseProxy {
         return;
       }
       const code = (error as { code?: string }).code;
+      if (code === "UND_ERR_INVALID_ARG") {
+        // Refused before anything was sent, e.g. a header value a mutator rendered with characters HTTP cannot carry.
+        options.log(`proxy: rule "${rule.id}": the forwarded request is invalid: ${(error as Error).message}`);
+        req.resume();
+        writeDenial(res, errorDenial(new InternalError(`rule "${rule.id}" produced a request the upstream cannot be sent (${(error as Error).message})`)));
+        return;
+      }
       const timedOut = code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
       options.log(`proxy: rule "${rule.id}": upstream ${target.origin} failed: ${(error as Error).message}`);
       const problem = new UnavailableError(

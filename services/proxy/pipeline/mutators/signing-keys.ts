@@ -150,7 +150,7 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
     const kid = randomUUID();
     const jwk = await exportJWK(publicKey);
     log(
-      "gatehouse proxy: the id_token mutator signs with a key generated for this process; tokens minted by one node " +
+      "proxy: the id_token mutator signs with a key generated for this process; tokens minted by one node " +
         "do not verify against another's keys, so in a cluster give every node the same jwks_url (or key file)",
     );
     return { signing: { kid, alg: "ES256", key: privateKey }, publicKeys: [{ ...jwk, kid, alg: "ES256", use: "sig" }] };
@@ -184,7 +184,7 @@ export function createSigningKeySource(options: SigningKeySourceOptions): Signin
         if (entry.current === undefined) return;
         // A refresh failed: keep signing with the set we have and try again soon.
         entry.refreshAt = Date.now() + FAILED_REFRESH_RETRY_MILLIS;
-        log(`gatehouse proxy: refreshing the JSON Web Key Set at ${describeSource(url)} failed, keeping the previous keys: ${(err as Error).message}`);
+        log(`proxy: refreshing the JSON Web Key Set at ${describeSource(url)} failed, keeping the previous keys: ${(err as Error).message}`);
       },
     ).finally(() => {
       entry.loading = undefined;
