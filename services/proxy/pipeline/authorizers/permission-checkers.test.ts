@@ -6,15 +6,8 @@ import { parseTuple } from "../../../../engine/tuple.js";
 import { startAuthzPlanes, type AuthzPlanes } from "../../../../gateways/authz-planes.js";
 import { engineChecker, remoteChecker } from "./permission-checkers.js";
 import { closedPort, rejectionOf } from "./test-support.js";
+import { DOC_MODEL as model } from "./test-support.js";
 
-const model = `class User implements Namespace {}
-class Group implements Namespace {
-  related: { members: (User | SubjectSet<Group, "members">)[] }
-}
-class Doc implements Namespace {
-  related: { viewers: (User | SubjectSet<Group, "members">)[]; owners: User[] }
-  permits = { view: (ctx: Context): boolean => this.related.viewers.includes(ctx.subject) || this.related.owners.includes(ctx.subject) }
-}`;
 
 let store: TupleStore;
 let engine: PermissionEngine;

@@ -9,16 +9,9 @@ import type { AuthenticationSession } from "../types.js";
 import { ketoEngineAcpOryAuthorizer, permissionAuthorizer } from "./permission.js";
 import { engineChecker } from "./permission-checkers.js";
 import { contextOf, rejectionOf, requestOf, sessionOf, testDeps, thrownBy } from "./test-support.js";
+import { DOC_MODEL as model } from "./test-support.js";
 import { literalIndexes } from "./tuple-template.js";
 
-const model = `class User implements Namespace {}
-class Group implements Namespace {
-  related: { members: (User | SubjectSet<Group, "members">)[] }
-}
-class Doc implements Namespace {
-  related: { viewers: (User | SubjectSet<Group, "members">)[]; owners: User[] }
-  permits = { view: (ctx: Context): boolean => this.related.viewers.includes(ctx.subject) || this.related.owners.includes(ctx.subject) }
-}`;
 
 let store: TupleStore;
 let engine: PermissionEngine;

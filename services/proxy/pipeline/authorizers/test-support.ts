@@ -114,3 +114,13 @@ export function thrownBy(fn: () => unknown): Error {
   }
   throw new Error("expected an exception");
 }
+
+/** The OPL model the permission tests check against: documents viewed by users and by group members. */
+export const DOC_MODEL = `class User implements Namespace {}
+class Group implements Namespace {
+  related: { members: (User | SubjectSet<Group, "members">)[] }
+}
+class Doc implements Namespace {
+  related: { viewers: (User | SubjectSet<Group, "members">)[]; owners: User[] }
+  permits = { view: (ctx: Context): boolean => this.related.viewers.includes(ctx.subject) || this.related.owners.includes(ctx.subject) }
+}`;
