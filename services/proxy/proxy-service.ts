@@ -88,7 +88,6 @@ export async function startProxyPlanes(options: ProxyPlanesOptions): Promise<Pro
     accept: (candidate) => {
       current = prepareRuleSet(candidate, { settings: options.settings, registry, strategy });
     },
-    onChange: (set) => log(`proxy: access rules reloaded (${set.length} rules)`),
   });
   await rules.load();
   const observe = options.metrics === undefined ? undefined : decisionMetrics(options.metrics);
