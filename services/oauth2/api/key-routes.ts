@@ -73,15 +73,20 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
   const setPath = `${KEYS_PATH}/{set}`;
   const keyPath = `${KEYS_PATH}/{set}/{kid}`;
   const param = (params: Record<string, string>, name: string): string => params[name] ?? "";
+  /** Every route's prologue: the caller's API key, then the set it names (never the system secret's). */
+  const authorizedSet = (req: IncomingMessage, params: Record<string, string>): string => {
+    authorize(keys, req);
+    const set = param(params, "set");
+    checkSet(set);
+    return set;
+  };
 
   return [
     {
       method: "GET",
       path: setPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
-        checkSet(set);
+        const set = authorizedSet(req, params);
         const jwks = await vault.privateSet(set);
         if (jwks.length === 0) throw setNotFound(set);
         sendJson(res, 200, { keys: jwks });
@@ -91,9 +96,7 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
       method: "POST",
       path: setPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
-        checkSet(set);
+        const set = authorizedSet(req, params);
         const body = await readJsonObject(req);
         const alg = optionalString(body, "alg");
         const use = optionalString(body, "use");
@@ -111,9 +114,7 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
       method: "PUT",
       path: setPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
-        checkSet(set);
+        const set = authorizedSet(req, params);
         const body = await readJsonObject(req);
         const list = body["keys"];
         if (!Array.isArray(list)) throw invalidRequest("keys: must be an array of JSON Web Keys");
@@ -126,9 +127,7 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
       method: "DELETE",
       path: setPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
-        checkSet(set);
+        const set = authorizedSet(req, params);
         if ((await vault.delete(set)) > 0) changed();
         sendNoContent(res);
       },
@@ -137,10 +136,8 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
       method: "GET",
       path: keyPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
+        const set = authorizedSet(req, params);
         const kid = param(params, "kid");
-        checkSet(set);
         const jwk = await vault.getKey(set, kid);
         if (jwk === undefined) throw keyNotFound(set, kid);
         sendJson(res, 200, { keys: [jwk] });
@@ -150,10 +147,8 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
       method: "PUT",
       path: keyPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
+        const set = authorizedSet(req, params);
         const kid = param(params, "kid");
-        checkSet(set);
         const body = await readJsonObject(req);
         const bodyKid = optionalString(body, "kid");
         if (bodyKid !== undefined && bodyKid !== "" && bodyKid !== kid) {
@@ -168,10 +163,8 @@ export function keyRoutes(options: KeyRoutesOptions): Route[] {
       method: "DELETE",
       path: keyPath,
       async handle(req, res, params) {
-        authorize(keys, req);
-        const set = param(params, "set");
+        const set = authorizedSet(req, params);
         const kid = param(params, "kid");
-        checkSet(set);
         if ((await vault.delete(set, kid)) > 0) changed();
         sendNoContent(res);
       },
