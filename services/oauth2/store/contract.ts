@@ -12,6 +12,35 @@ import { GatehouseError } from "../../../common/errors.js";
 import type { HydraClient } from "../clients/hydra-client.js";
 import type { ArtifactPayload, ConsentRecord, OAuth2Store, StorePage, StoredKey } from "./oauth2-store.js";
 
+/** A valid client for store tests (a confidential web app), with `overrides` applied. */
+export function testClient(id: string, overrides: Partial<HydraClient> = {}): HydraClient {
+  return {
+    client_id: id,
+    client_name: `Client ${id}`,
+    client_secret: "$pbkdf2-sha256$i=25000,l=32$c2FsdA$aGFzaA",
+    redirect_uris: ["https://app.example.org/callback"],
+    post_logout_redirect_uris: [],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    scope: "openid offline_access",
+    audience: [],
+    token_endpoint_auth_method: "client_secret_basic",
+    subject_type: "public",
+    allowed_cors_origins: [],
+    skip_consent: false,
+    metadata: {},
+    owner: "",
+    contacts: [],
+    client_uri: "",
+    logo_uri: "",
+    policy_uri: "",
+    tos_uri: "",
+    created_at: "2024-02-29T12:34:56Z",
+    updated_at: "2024-02-29T12:34:56Z",
+    ...overrides,
+  };
+}
+
 /** Registers the contract tests for one store implementation. */
 export function describeOAuth2StoreContract(
   name: string,
@@ -94,37 +123,10 @@ export function describeOAuth2StoreContract(
       return `${token.slice(0, dot + 1)}${replacement}${token.slice(dot + 2)}`;
     }
 
-    function client(id: string, overrides: Partial<HydraClient> = {}): HydraClient {
-      return {
-        client_id: id,
-        client_name: `Client ${id}`,
-        client_secret: "$pbkdf2-sha256$i=25000,l=32$c2FsdA$aGFzaA",
-        redirect_uris: ["https://app.example.org/callback"],
-        post_logout_redirect_uris: [],
-        grant_types: ["authorization_code", "refresh_token"],
-        response_types: ["code"],
-        scope: "openid offline_access",
-        audience: [],
-        token_endpoint_auth_method: "client_secret_basic",
-        subject_type: "public",
-        allowed_cors_origins: [],
-        skip_consent: false,
-        metadata: {},
-        owner: "",
-        contacts: [],
-        client_uri: "",
-        logo_uri: "",
-        policy_uri: "",
-        tos_uri: "",
-        created_at: "2024-02-29T12:34:56Z",
-        updated_at: "2024-02-29T12:34:56Z",
-        ...overrides,
-      };
-    }
 
     /** A client with every optional field, nested metadata and unicode. */
     function fullClient(id: string): HydraClient {
-      return client(id, {
+      return testClient(id, {
         client_name: "Zoë's ÄPP 日本語 👩🏽‍💻",
         rotated_secrets: ["$pbkdf2-sha256$old1", "$pbkdf2-sha256$old2"],
         redirect_uris: ["https://app.example.org/cb", "http://127.0.0.1:8080/cb"],
@@ -435,15 +437,15 @@ export function describeOAuth2StoreContract(
       });
 
       it("refuses a second client with the same client_id, naming the field, and keeps the first", async () => {
-        await store.createClient(client("app-1", { client_name: "first" }));
-        await expectError(store.createClient(client("app-1", { client_name: "second" })), "already_exists", "client_id");
+        await store.createClient(testClient("app-1", { client_name: "first" }));
+        await expectError(store.createClient(testClient("app-1", { client_name: "second" })), "already_exists", "client_id");
         expect((await store.getClient("app-1"))?.client_name).toBe("first");
         expect(await clientIds()).toEqual(["app-1"]);
       });
 
       it("lets exactly one of 10 concurrent creates of one client_id win", async () => {
         const results = await Promise.allSettled(
-          Array.from({ length: 10 }, (_, i) => store.createClient(client("race", { client_name: `n${i}` }))),
+          Array.from({ length: 10 }, (_, i) => store.createClient(testClient("race", { client_name: `n${i}` }))),
         );
         expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
         for (const r of results) {
@@ -454,24 +456,24 @@ export function describeOAuth2StoreContract(
 
       it("updates a client wholly; a missing one is not_found and nothing is created", async () => {
         await store.createClient(fullClient("app-1"));
-        const updated = client("app-1", { client_name: "renamed", owner: "new-owner", updated_at: "2024-03-01T00:00:00Z" });
+        const updated = testClient("app-1", { client_name: "renamed", owner: "new-owner", updated_at: "2024-03-01T00:00:00Z" });
         await store.updateClient(updated);
         expect(await store.getClient("app-1")).toStrictEqual(updated);
         expect(await clientIds({ owner: "new-owner" })).toEqual(["app-1"]);
         expect(await clientIds({ owner: "team-42" })).toEqual([]);
-        await expectError(store.updateClient(client("missing")), "not_found", "client_id");
+        await expectError(store.updateClient(testClient("missing")), "not_found", "client_id");
         expect(await store.getClient("missing")).toBeUndefined();
       });
 
       it("deletes a client, saying whether it existed", async () => {
-        await store.createClient(client("app-1"));
-        await store.createClient(client("app-2"));
+        await store.createClient(testClient("app-1"));
+        await store.createClient(testClient("app-2"));
         expect(await store.deleteClient("app-1")).toBe(true);
         expect(await store.deleteClient("app-1")).toBe(false);
         expect(await store.getClient("app-1")).toBeUndefined();
         expect(await clientIds()).toEqual(["app-2"]);
         // The id is free again.
-        await store.createClient(client("app-1"));
+        await store.createClient(testClient("app-1"));
         expect(await clientIds()).toEqual(["app-1", "app-2"]);
       });
 
@@ -490,7 +492,7 @@ export function describeOAuth2StoreContract(
 
       it("lists in client_id order across pages with no gaps or duplicates", async () => {
         const ids = ["c", "a", "e", "b", "g", "d", "f"];
-        for (const id of ids) await store.createClient(client(id));
+        for (const id of ids) await store.createClient(testClient(id));
         const expected = [...ids].sort();
         for (const pageSize of [1, 2, 3, 6]) {
           const { items, pages } = await allPages(
@@ -509,13 +511,13 @@ export function describeOAuth2StoreContract(
       });
 
       it("continues after the last client even when clients before it were deleted or added", async () => {
-        for (const id of ["b", "c", "d", "e", "f"]) await store.createClient(client(id));
+        for (const id of ["b", "c", "d", "e", "f"]) await store.createClient(testClient(id));
         const first = await store.listClients({ pageSize: 2 });
         expect(first.items.map((c) => c.client_id)).toEqual(["b", "c"]);
         await store.deleteClient("b");
         await store.deleteClient("d");
-        await store.createClient(client("a"));
-        await store.createClient(client("g"));
+        await store.createClient(testClient("a"));
+        await store.createClient(testClient("g"));
         const second = await store.listClients({ pageSize: 2, pageToken: first.nextPageToken as string });
         expect(second.items.map((c) => c.client_id)).toEqual(["e", "f"]);
         const third = await store.listClients({ pageSize: 2, pageToken: second.nextPageToken as string });
@@ -524,11 +526,11 @@ export function describeOAuth2StoreContract(
       });
 
       it("filters by client_name and owner, exactly, with paging", async () => {
-        await store.createClient(client("a", { client_name: "Shop", owner: "team-1" }));
-        await store.createClient(client("b", { client_name: "Blog", owner: "team-1" }));
-        await store.createClient(client("c", { client_name: "Shop", owner: "team-2" }));
-        await store.createClient(client("d", { client_name: "Shop", owner: "team-1" }));
-        await store.createClient(client("e", { client_name: "shop", owner: "" }));
+        await store.createClient(testClient("a", { client_name: "Shop", owner: "team-1" }));
+        await store.createClient(testClient("b", { client_name: "Blog", owner: "team-1" }));
+        await store.createClient(testClient("c", { client_name: "Shop", owner: "team-2" }));
+        await store.createClient(testClient("d", { client_name: "Shop", owner: "team-1" }));
+        await store.createClient(testClient("e", { client_name: "shop", owner: "" }));
         expect(await clientIds({ clientName: "Shop" })).toEqual(["a", "c", "d"]);
         expect(await clientIds({ owner: "team-1" })).toEqual(["a", "b", "d"]);
         expect(await clientIds({ clientName: "Shop", owner: "team-1" })).toEqual(["a", "d"]);
@@ -542,7 +544,7 @@ export function describeOAuth2StoreContract(
       });
 
       it("refuses tampered, malformed and foreign page tokens with field page_token", async () => {
-        for (const id of ["a", "b", "c"]) await store.createClient(client(id, { owner: "o" }));
+        for (const id of ["a", "b", "c"]) await store.createClient(testClient(id, { owner: "o" }));
         await store.putConsent(consent("k1", { handledAt: minutes(1) }));
         await store.putConsent(consent("k2", { handledAt: minutes(2) }));
         const token = (await store.listClients({ pageSize: 1 })).nextPageToken as string;
@@ -573,9 +575,9 @@ export function describeOAuth2StoreContract(
       });
 
       it("refuses invalid clients with invalid_argument and the field", async () => {
-        await expectError(store.createClient(client("")), "invalid_argument", "client_id");
-        await expectError(store.createClient(client("x", { created_at: "yesterday" })), "invalid_argument", "created_at");
-        await expectError(store.createClient(client("x", { owner: 7 as unknown as string })), "invalid_argument", "owner");
+        await expectError(store.createClient(testClient("")), "invalid_argument", "client_id");
+        await expectError(store.createClient(testClient("x", { created_at: "yesterday" })), "invalid_argument", "created_at");
+        await expectError(store.createClient(testClient("x", { owner: 7 as unknown as string })), "invalid_argument", "owner");
         expect(await clientIds()).toEqual([]);
       });
     });

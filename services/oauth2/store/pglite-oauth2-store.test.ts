@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pgliteExecutor } from "../../../engine/store/pglite-store.js";
 import { appliedMigrations, migrations } from "../../../engine/store/sql-migrations.js";
 import { createSqlIdentityStore } from "../../identity/store/sql-identity-store.js";
-import type { HydraClient } from "../clients/hydra-client.js";
-import { describeOAuth2StoreContract } from "./contract.js";
+import { describeOAuth2StoreContract, testClient } from "./contract.js";
 import { createPgliteOAuth2Store } from "./pglite-oauth2-store.js";
 import { createSqlOAuth2Store } from "./sql-oauth2-store.js";
 
@@ -29,31 +28,6 @@ describeOAuth2StoreContract("pglite", async () => {
   return createPgliteOAuth2Store({ database: db });
 });
 
-function client(id: string): HydraClient {
-  return {
-    client_id: id,
-    client_name: id,
-    redirect_uris: [],
-    post_logout_redirect_uris: [],
-    grant_types: [],
-    response_types: [],
-    scope: "",
-    audience: [],
-    token_endpoint_auth_method: "none",
-    subject_type: "public",
-    allowed_cors_origins: [],
-    skip_consent: false,
-    metadata: {},
-    owner: "",
-    contacts: [],
-    client_uri: "",
-    logo_uri: "",
-    policy_uri: "",
-    tos_uri: "",
-    created_at: "2024-01-01T00:00:00Z",
-    updated_at: "2024-01-01T00:00:00Z",
-  };
-}
 
 describe("pglite OAuth2 store", () => {
   it("shares one database and executor with the identity store, and its pagination secret", async () => {
@@ -62,7 +36,7 @@ describe("pglite OAuth2 store", () => {
     const identities = await createSqlIdentityStore({ executor, closeExecutor: false });
     const first = await createSqlOAuth2Store({ executor, closeExecutor: false });
     expect(await appliedMigrations(executor)).toEqual(migrations.map((m) => m.version));
-    for (const id of ["a", "b"]) await first.createClient(client(id));
+    for (const id of ["a", "b"]) await first.createClient(testClient(id));
     const token = (await first.listClients({ pageSize: 1 })).nextPageToken as string;
     await first.close();
     const second = await createSqlOAuth2Store({ executor, closeExecutor: false, migrate: false });
@@ -119,7 +93,7 @@ describe("pglite OAuth2 store", () => {
       };
       const first = await createPgliteOAuth2Store({ dataDir });
       await first.upsert("RefreshToken", "r1", { jti: "r1", grantId: "g1" }, 3_600);
-      await first.createClient(client("app"));
+      await first.createClient(testClient("app"));
       await first.putConsent(consent);
       await first.addKey({ set: "s", kid: "k1", jwk: { kty: "oct", k: "secret" }, createdAt: t });
       const version = await first.keysVersion();
@@ -127,7 +101,7 @@ describe("pglite OAuth2 store", () => {
       const second = await createPgliteOAuth2Store({ dataDir });
       try {
         expect(await second.find("RefreshToken", "r1")).toStrictEqual({ jti: "r1", grantId: "g1" });
-        expect(await second.getClient("app")).toStrictEqual(client("app"));
+        expect(await second.getClient("app")).toStrictEqual(testClient("app"));
         expect(await second.findRememberedConsent("user-1", "app")).toStrictEqual(consent);
         expect(await second.listKeys("s")).toStrictEqual([{ set: "s", kid: "k1", jwk: { kty: "oct", k: "secret" }, createdAt: t }]);
         expect(await second.keysVersion()).toBe(version);
