@@ -172,19 +172,30 @@ export async function databasePaginationSecret(executor: SqlExecutor): Promise<s
   return String(result.rows[0]?.["value"]);
 }
 
-/** Opens a tuple store on an SQL database, migrating it first unless `migrate: false`. */
-export async function createSqlStore(options: SqlStoreOptions): Promise<TupleStore> {
+/** What opening any SQL-backed store (tuples, identities, OAuth2) starts from. */
+export type SqlStoreStart = Pick<SqlStoreOptions, "executor" | "migrate" | "paginationSecret" | "closeExecutor">;
+
+/**
+ * Readies the database of a store being opened: applies pending migrations (with `migrate: false`, refuses a
+ * database lacking them) and returns the page-token secret. On failure it closes the executor the store would
+ * have owned: a store that failed to start is never returned, so nobody else would close it.
+ */
+export async function startSqlStore(options: SqlStoreStart): Promise<string | Uint8Array> {
   const { executor } = options;
-  let codec: PageTokenCodec;
   try {
     if (options.migrate === false) await assertMigrated(executor);
     else await migrate(executor);
-    codec = createPageTokenCodec({ secret: options.paginationSecret ?? (await databasePaginationSecret(executor)) });
+    return options.paginationSecret ?? (await databasePaginationSecret(executor));
   } catch (err) {
-    // A store that failed to start is never returned, so nobody else would close what it owns.
     if (options.closeExecutor !== false) await executor.close();
     throw err;
   }
+}
+
+/** Opens a tuple store on an SQL database, migrating it first unless `migrate: false`. */
+export async function createSqlStore(options: SqlStoreOptions): Promise<TupleStore> {
+  const { executor } = options;
+  const codec: PageTokenCodec = createPageTokenCodec({ secret: await startSqlStore(options) });
   let closed = false;
 
   function ensureOpen(): void {

@@ -14,8 +14,7 @@
 import { NotFoundError, UnavailableError } from "../../../common/errors.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "../../../engine/store/sql-executor.js";
 import { sqlStateOf, writeTransaction } from "../../../engine/store/sql-executor.js";
-import { databasePaginationSecret } from "../../../engine/store/sql-store.js";
-import { assertMigrated, migrate } from "../../../engine/store/sql-migrations.js";
+import { startSqlStore } from "../../../engine/store/sql-store.js";
 import type { Credential, CredentialType, IdentityWithCredentials, Page, Session, StoredFlow } from "../model.js";
 import type { CredentialRecord, IdentityFilter, IdentityRecord, SessionFilter } from "./codec.js";
 import {
@@ -154,16 +153,7 @@ function flowOfRow(row: SqlRow): StoredFlow {
 /** Opens an identity store on an SQL database, migrating it first unless `migrate: false`. */
 export async function createSqlIdentityStore(options: SqlIdentityStoreOptions): Promise<IdentityStore> {
   const { executor } = options;
-  let codec: KeysetTokenCodec;
-  try {
-    if (options.migrate === false) await assertMigrated(executor);
-    else await migrate(executor);
-    codec = createKeysetTokenCodec(options.paginationSecret ?? (await databasePaginationSecret(executor)));
-  } catch (err) {
-    // A store that failed to start is never returned, so nobody else would close what it owns.
-    if (options.closeExecutor !== false) await executor.close();
-    throw err;
-  }
+  const codec: KeysetTokenCodec = createKeysetTokenCodec(await startSqlStore(options));
   let closed = false;
 
   function ensureOpen(): void {

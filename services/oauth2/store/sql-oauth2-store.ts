@@ -15,8 +15,7 @@
 import { UnavailableError } from "../../../common/errors.js";
 import type { SqlExecutor, SqlQueryable, SqlRow, SqlValue } from "../../../engine/store/sql-executor.js";
 import { toRevision, writeTransaction } from "../../../engine/store/sql-executor.js";
-import { assertMigrated, migrate } from "../../../engine/store/sql-migrations.js";
-import { databasePaginationSecret } from "../../../engine/store/sql-store.js";
+import { startSqlStore } from "../../../engine/store/sql-store.js";
 import type { HydraClient } from "../clients/hydra-client.js";
 import type { KeysetTokenCodec } from "./codec.js";
 import {
@@ -95,16 +94,7 @@ function consentOfRow(row: SqlRow): ConsentRecord {
 /** Opens an OAuth2 store on an SQL database, migrating it first unless `migrate: false`. */
 export async function createSqlOAuth2Store(options: SqlOAuth2StoreOptions): Promise<OAuth2Store> {
   const { executor } = options;
-  let codec: KeysetTokenCodec;
-  try {
-    if (options.migrate === false) await assertMigrated(executor);
-    else await migrate(executor);
-    codec = createKeysetTokenCodec(options.paginationSecret ?? (await databasePaginationSecret(executor)));
-  } catch (err) {
-    // A store that failed to start is never returned, so nobody else would close what it owns.
-    if (options.closeExecutor !== false) await executor.close();
-    throw err;
-  }
+  const codec: KeysetTokenCodec = createKeysetTokenCodec(await startSqlStore(options));
   let closed = false;
 
   function ensureOpen(): void {
