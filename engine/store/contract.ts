@@ -2,8 +2,8 @@
  * The shared contract suite every `TupleStore` must pass. A test file calls `describeTupleStoreContract`
  * with a factory; each test gets a fresh, empty store, so the suite can assert exact revisions and listings.
  */
+import { expectError } from "./contract-helpers.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ErrorCode } from "../../common/errors.js";
 import { GatehouseError } from "../../common/errors.js";
 import type { RelationTuple, Subject } from "../tuple.js";
 import { formatTuple, parseTuple } from "../tuple.js";
@@ -42,20 +42,6 @@ export function describeTupleStoreContract(
         if (pageToken === undefined) return out;
       }
       throw new Error("pagination did not terminate");
-    }
-
-    async function expectError(promise: Promise<unknown>, code: ErrorCode, field?: string): Promise<GatehouseError> {
-      let caught: unknown;
-      try {
-        await promise;
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught, `expected a ${code} error`).toBeInstanceOf(GatehouseError);
-      const err = caught as GatehouseError;
-      expect(err.code).toBe(code);
-      if (field !== undefined) expect(err.details.field).toBe(field);
-      return err;
     }
 
     const formatChange = (c: TupleChange): string => `${c.revision} ${c.op} ${formatTuple(c.tuple)}`;

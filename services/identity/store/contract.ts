@@ -2,16 +2,13 @@
  * The shared contract suite every `IdentityStore` must pass. A test file calls
  * `describeIdentityStoreContract` with a factory; each test gets a fresh, empty store.
  */
-import { randomUUID } from "node:crypto";
+import { allPages, expectError, tamper } from "../../../engine/store/contract-helpers.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ErrorCode } from "../../../common/errors.js";
-import { GatehouseError } from "../../../common/errors.js";
 import type {
   Credential,
   CredentialType,
   Identity,
   IdentityWithCredentials,
-  Page,
   Session,
   StoredFlow,
 } from "../model.js";
@@ -189,54 +186,12 @@ export function describeIdentityStoreContract(
       };
     }
 
-    async function expectError(promise: Promise<unknown>, code: ErrorCode, field?: string): Promise<GatehouseError> {
-      let caught: unknown;
-      try {
-        await promise;
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught, `expected a ${code} error`).toBeInstanceOf(GatehouseError);
-      const err = caught as GatehouseError;
-      expect(err.code, err.message).toBe(code);
-      if (field !== undefined) expect(err.details.field).toBe(field);
-      return err;
-    }
-
-    /** Every page of a listing, checking each page's size. */
-    async function allPages<T>(
-      list: (pageToken: string | undefined) => Promise<Page<T>>,
-      pageSize: number,
-    ): Promise<{ items: T[]; pages: number }> {
-      const items: T[] = [];
-      let pageToken: string | undefined;
-      for (let pages = 1; pages <= 1_000; pages++) {
-        const page = await list(pageToken);
-        expect(page.items.length).toBeLessThanOrEqual(pageSize);
-        items.push(...page.items);
-        pageToken = page.nextPageToken;
-        if (pageToken === undefined) return { items, pages };
-        expect(page.items.length, "a page followed by a token is full").toBe(pageSize);
-      }
-      throw new Error("pagination did not terminate");
-    }
-
     const listIds = async (options: ListIdentitiesOptions = {}): Promise<string[]> =>
       (await store.listIdentities(options)).items.map((e) => e.identity.id);
     const listSessionIds = async (options: ListSessionsOptions = {}): Promise<string[]> =>
       (await store.listSessions(options)).items.map((s) => s.id);
     const findPassword = async (identifier: string): Promise<string | undefined> =>
       (await store.findByCredentialIdentifier("password", identifier))?.identity.id;
-
-    /**
-     * Changes the first character of a token's signature (its last character may carry only padding bits,
-     * which decoding ignores, so changing that one would not always alter the signature).
-     */
-    function tamper(token: string): string {
-      const dot = token.indexOf(".");
-      const replacement = token[dot + 1] === "A" ? "B" : "A";
-      return `${token.slice(0, dot + 1)}${replacement}${token.slice(dot + 2)}`;
-    }
 
     // ---- identities ----
 

@@ -6,11 +6,10 @@
  * both sides: `AuthorizationCode`, `DeviceCode`, `Session` and `Interaction` are short-lived models,
  * `AccessToken`, `RefreshToken` and `Grant` are not.
  */
+import { allPages, expectError, tamper } from "../../../engine/store/contract-helpers.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ErrorCode } from "../../../common/errors.js";
-import { GatehouseError } from "../../../common/errors.js";
 import type { HydraClient } from "../clients/hydra-client.js";
-import type { ArtifactPayload, ConsentRecord, OAuth2Store, StorePage, StoredKey } from "./oauth2-store.js";
+import type { ArtifactPayload, ConsentRecord, OAuth2Store, StoredKey } from "./oauth2-store.js";
 
 /** A valid client for store tests (a confidential web app), with `overrides` applied. */
 export function testClient(id: string, overrides: Partial<HydraClient> = {}): HydraClient {
@@ -79,48 +78,6 @@ export function describeOAuth2StoreContract(
         extra: { nested: [1, 2.5, -3e-7, true, false, null, { deep: "日本語 👩🏽‍💻 \"quoted\" \\ \n" }], nul: "zero\u0000byte" },
         ...overrides,
       };
-    }
-
-    async function expectError(promise: Promise<unknown>, code: ErrorCode, field?: string): Promise<GatehouseError> {
-      let caught: unknown;
-      try {
-        await promise;
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught, `expected a ${code} error`).toBeInstanceOf(GatehouseError);
-      const err = caught as GatehouseError;
-      expect(err.code, err.message).toBe(code);
-      if (field !== undefined) expect(err.details.field).toBe(field);
-      return err;
-    }
-
-    /** Every page of a listing, checking each page's size. */
-    async function allPages<T>(
-      list: (pageToken: string | undefined) => Promise<StorePage<T>>,
-      pageSize: number,
-    ): Promise<{ items: T[]; pages: number }> {
-      const items: T[] = [];
-      let pageToken: string | undefined;
-      for (let pages = 1; pages <= 1_000; pages++) {
-        const page = await list(pageToken);
-        expect(page.items.length).toBeLessThanOrEqual(pageSize);
-        items.push(...page.items);
-        pageToken = page.nextPageToken;
-        if (pageToken === undefined) return { items, pages };
-        expect(page.items.length, "a page followed by a token is full").toBe(pageSize);
-      }
-      throw new Error("pagination did not terminate");
-    }
-
-    /**
-     * Changes the first character of a token's signature (its last character may carry only padding bits,
-     * which decoding ignores, so changing that one would not always alter the signature).
-     */
-    function tamper(token: string): string {
-      const dot = token.indexOf(".");
-      const replacement = token[dot + 1] === "A" ? "B" : "A";
-      return `${token.slice(0, dot + 1)}${replacement}${token.slice(dot + 2)}`;
     }
 
 
