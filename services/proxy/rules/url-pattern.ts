@@ -342,23 +342,8 @@ export function compileUrlPattern(pattern: string, strategy: MatchingStrategy): 
 
   const hostSuffix = host === undefined ? variableHostSuffix(parts) : undefined;
 
-  if (isLiteral) {
-    return Object.freeze({
-      source: pattern,
-      strategy,
-      isLiteral,
-      staticPrefix,
-      staticPrefixes: Object.freeze(staticPrefixes),
-      schemes: schemes === undefined ? undefined : Object.freeze(schemes),
-      host,
-      pathPrefix,
-      hostSuffix,
-      test: (url: string) => url === pattern,
-      exec: (url: string) => (url === pattern ? [] : undefined),
-    });
-  }
-
-  const re = compileRegExp(pattern, parts, strategy);
+  // A literal pattern is compared as a string; the others go through the compiled regexp.
+  const re = isLiteral ? undefined : compileRegExp(pattern, parts, strategy);
   const withCaptures = strategy === "regexp";
   return Object.freeze({
     source: pattern,
@@ -370,11 +355,14 @@ export function compileUrlPattern(pattern: string, strategy: MatchingStrategy): 
     host,
     pathPrefix,
     hostSuffix,
-    test: (url: string) => re.test(url),
-    exec: (url: string): readonly string[] | undefined => {
-      const m = re.exec(url);
-      if (m === null) return undefined;
-      return withCaptures ? m.slice(1).map((g) => g ?? "") : [];
-    },
+    test: re === undefined ? (url: string) => url === pattern : (url: string) => re.test(url),
+    exec:
+      re === undefined
+        ? (url: string) => (url === pattern ? [] : undefined)
+        : (url: string): readonly string[] | undefined => {
+            const m = re.exec(url);
+            if (m === null) return undefined;
+            return withCaptures ? m.slice(1).map((g) => g ?? "") : [];
+          },
   });
 }
